@@ -1,0 +1,120 @@
+"""Shared test helpers: configurations written to real files, strategies as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tui_monitor.config import Config, load_config
+
+PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str | Path):
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f'"{k}" = {toml_value(v)}' for k, v in value.items()) + "}"
+    raise TypeError(value)
+
+
+def write_config(
+    folder: Path, strategies: dict[str, dict[str, Any]], monitor: dict[str, Any] | None = None
+) -> Path:
+    """Write a tui-monitor.toml; `strategies` maps names to their keys."""
+    lines = ["[monitor]"]
+    for key, value in (monitor or {}).items():
+        lines.append(f"{key} = {toml_value(value)}")
+    for name, keys in strategies.items():
+        lines.append(f"\n[strategies.{name}]")
+        for key, value in keys.items():
+            lines.append(f"{key} = {toml_value(value)}")
+    path = folder / "tui-monitor.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def script(folder: Path, name: str, body: str) -> list[str]:
+    """A Python strategy file; returns its command."""
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(body))
+    return [PYTHON, str(path)]
+
+
+#: Fast defaults for tests: everything in fractions of a second.
+FAST = {
+    "heartbeat_timeout": 0,
+    "restart_delay": 0.05,
+    "start_seconds": 0.1,
+    "stop_timeout": 1,
+}
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Config]:
+    def make(strategies: dict[str, dict[str, Any]], **monitor: Any) -> Config:
+        merged = {name: {**FAST, **keys} for name, keys in strategies.items()}
+        return load_config(write_config(tmp_path, merged, monitor))
+
+    return make
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, step: float = 0.01) -> Any:
+    """Poll `predicate` until it is truthy (test helper only; the engine itself never polls)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(step)
+
+
+def wait_for_sync(predicate: Callable[[], Any], timeout: float = 5.0, step: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(step)
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` runs and is not a zombie."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def pids_in_file(path: Path) -> list[int]:
+    if not path.exists():
+        return []
+    return [int(x) for x in path.read_text().split()]
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run their own supervisors; one inherited from a parent must not confuse them."""
+    for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "TUI_MONITOR_FD"):
+        monkeypatch.delenv(key, raising=False)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -1,0 +1,512 @@
+"""The supervision engine against real child processes: states, restarts, heartbeats, stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import PYTHON, alive, pids_in_file, script, wait_for
+from tui_monitor.config import Config
+from tui_monitor.engine import Engine
+from tui_monitor.errors import CommandRefused, UnknownName
+from tui_monitor.events import Event, HeartbeatMissed, Problem, ProcessExited, StateChanged
+from tui_monitor.states import StrategyState as S
+
+
+class Recorder:
+    """Every event the engine publishes, in order."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.events: list[Event] = []
+        engine.bus.add_listener(self.events.append)
+
+    def states(self, name: str) -> list[S]:
+        return [e.new for e in self.events if isinstance(e, StateChanged) and e.strategy == name]
+
+    def of(self, kind: type[Event]) -> list[Event]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@contextlib.asynccontextmanager
+async def running(config: Config) -> AsyncIterator[tuple[Engine, Recorder]]:
+    engine = Engine(config)
+    recorder = Recorder(engine)
+    await engine.start()
+    try:
+        yield engine, recorder
+    finally:
+        await engine.shutdown()
+
+
+def state_of(engine: Engine, name: str) -> S:
+    return engine.runners[name].state
+
+
+SLEEPER = """
+    import time
+    while True:
+        time.sleep(1)
+"""
+
+HEARTBEATER = """
+    import time
+    from tui_monitor import client
+    i = 0
+    while True:
+        i += 1
+        client.heartbeat(f"tick {i}", progress=0.5)
+        time.sleep(0.02)
+"""
+
+
+async def test_start_runs_and_stop_stops(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "sleeper", SLEEPER)
+    async with running(make_config({"a": {"command": cmd}})) as (engine, rec):
+        await wait_for(lambda: state_of(engine, "a") is S.RUNNING)
+        snap = engine.snapshot().strategy("a")
+        assert snap is not None and snap.pid is not None and alive(snap.pid)
+        assert snap.uptime is not None and snap.uptime >= 0
+        pid = snap.pid
+        await engine.stop_strategy("a")
+        assert state_of(engine, "a") is S.STOPPED
+        assert not alive(pid)
+        assert rec.states("a") == [S.STARTING, S.RUNNING, S.STOPPING, S.STOPPED]
+        exits = rec.of(ProcessExited)
+        assert exits and exits[-1].expected and exits[-1].signal == "SIGTERM"
+
+
+async def test_autostart_false_waits_for_an_operator(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "sleeper", SLEEPER)
+    async with running(make_config({"a": {"command": cmd, "autostart": False}})) as (engine, _):
+        await asyncio.sleep(0.2)
+        assert state_of(engine, "a") is S.STOPPED
+        await engine.start_strategy("a")
+        await wait_for(lambda: state_of(engine, "a") is S.RUNNING)
+        with pytest.raises(CommandRefused, match="already running"):
+            await engine.start_strategy("a")
+
+
+async def test_unknown_name_lists_the_known_ones(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "sleeper", SLEEPER)
+    cfg = make_config({"alpha": {"command": cmd, "autostart": False}})
+    async with running(cfg) as (engine, _):
+        with pytest.raises(UnknownName, match=r"unknown strategy 'beta' \(known: alpha\)"):
+            await engine.restart_strategy("beta")
+
+
+async def test_crash_backoff_restart_then_fatal(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "crash", "import sys, time; time.sleep(0.05); sys.exit(3)")
+    cfg = make_config(
+        {"a": {"command": cmd, "max_restarts": 3, "restart_delay": 0.05, "start_seconds": 0}}
+    )
+    async with running(cfg) as (engine, rec):
+        await wait_for(lambda: state_of(engine, "a") is S.FATAL)
+        states = rec.states("a")
+        assert states.count(S.BACKOFF) == 3
+        assert states.count(S.STARTING) == 4  # the first start and three restarts
+        snap = engine.snapshot().strategy("a")
+        assert snap.last_exit_code == 3
+        assert "restarted 3 times within 600 s; gave up" in snap.state_reason
+        assert "exit code 3" in snap.state_reason
+        assert snap.total_restarts == 3
+        # Fatal stays fatal until an operator acts.
+        await asyncio.sleep(0.3)
+        assert state_of(engine, "a") is S.FATAL
+        await engine.start_strategy("a")
+        assert state_of(engine, "a") in (S.STARTING, S.RUNNING)
+
+
+async def test_restarts_outside_the_window_do_not_count(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "crash", "import sys, time; time.sleep(0.15); sys.exit(1)")
+    cfg = make_config(
+        {"a": {"command": cmd, "max_restarts": 2, "restart_window": 0.25, "restart_delay": 0}}
+    )
+    async with running(cfg) as (engine, rec):
+        # Each run lasts 0.15 s, so at most ~2 restarts fall in any 0.25 s window... it never
+        # reaches fatal within a second even though it restarts over and over.
+        await asyncio.sleep(1.2)
+        assert S.FATAL not in rec.states("a")
+        assert engine.runners["a"].total_restarts >= 4
+
+
+async def test_immediate_restart_with_zero_delay(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "crash", "import sys; sys.exit(1)")
+    cfg = make_config({"a": {"command": cmd, "max_restarts": 2, "restart_delay": 0}})
+    async with running(cfg) as (engine, rec):
+        await wait_for(lambda: state_of(engine, "a") is S.FATAL)
+        assert S.BACKOFF not in rec.states("a")  # straight back to starting, no waiting
+
+
+async def test_exponential_backoff_grows(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "crash", "import sys; sys.exit(1)")
+    cfg = make_config(
+        {
+            "a": {
+                "command": cmd,
+                "max_restarts": 4,
+                "restart_delay": 0.05,
+                "backoff_factor": 2,
+                "backoff_max": 0.15,
+            }
+        }
+    )
+    async with running(cfg) as (engine, rec):
+        await wait_for(lambda: state_of(engine, "a") is S.FATAL)
+        reasons = [
+            e.reason for e in rec.of(StateChanged) if e.strategy == "a" and e.new is S.BACKOFF
+        ]
+        assert [r.rsplit("restarting in ", 1)[1] for r in reasons] == [
+            "0.05 s",
+            "0.1 s",
+            "0.15 s",
+            "0.15 s",
+        ]
+
+
+async def test_task_exit_zero_is_done(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "task", "print('done')")
+    async with running(make_config({"t": {"command": cmd, "kind": "task"}})) as (engine, rec):
+        await wait_for(lambda: state_of(engine, "t") is S.EXITED)
+        await asyncio.sleep(0.2)
+        assert rec.states("t")[-1] is S.EXITED
+        assert engine.snapshot().strategy("t").state_reason == "completed"
+        assert engine.runners["t"].total_restarts == 0
+
+
+async def test_task_failure_is_restarted(tmp_path: Path, make_config) -> None:
+    marker = tmp_path / "runs"
+    cmd = script(
+        tmp_path,
+        "task",
+        f"""
+        import pathlib, sys
+        p = pathlib.Path({str(marker)!r})
+        runs = int(p.read_text()) if p.exists() else 0
+        p.write_text(str(runs + 1))
+        sys.exit(0 if runs >= 2 else 1)
+        """,
+    )
+    async with running(make_config({"t": {"command": cmd, "kind": "task"}})) as (engine, _):
+        await wait_for(lambda: state_of(engine, "t") is S.EXITED)
+        assert marker.read_text() == "3"
+
+
+async def test_restart_never(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "crash", "import sys; sys.exit(4)")
+    async with running(make_config({"a": {"command": cmd, "restart": "never"}})) as (engine, _):
+        await wait_for(lambda: state_of(engine, "a") is S.EXITED)
+        assert "restart = never" in engine.runners["a"].state_reason
+
+
+async def test_missed_heartbeat_restarts(tmp_path: Path, make_config) -> None:
+    cmd = script(
+        tmp_path,
+        "hang",
+        """
+        import time
+        from tui_monitor import client
+        client.heartbeat("first and last")
+        time.sleep(60)
+        """,
+    )
+    cfg = make_config({"a": {"command": cmd, "heartbeat_timeout": 0.3, "max_restarts": 1}})
+    async with running(cfg) as (engine, rec):
+        await wait_for(lambda: rec.of(HeartbeatMissed))
+        await wait_for(lambda: state_of(engine, "a") is S.FATAL, timeout=5)
+        stopping = [e for e in rec.of(StateChanged) if e.new is S.STOPPING]
+        assert stopping[0].reason == "no heartbeat for 0.3 s"
+        assert "no heartbeat for 0.3 s" in engine.runners["a"].state_reason
+        assert rec.states("a").count(S.STARTING) == 2  # restarted once, then gave up
+
+
+async def test_heartbeats_keep_it_alive(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "hb", HEARTBEATER)
+    cfg = make_config({"a": {"command": cmd, "heartbeat_timeout": 0.3}})
+    async with running(cfg) as (engine, rec):
+        await asyncio.sleep(1.0)
+        assert not rec.of(HeartbeatMissed)
+        snap = engine.snapshot().strategy("a")
+        assert snap.state is S.RUNNING
+        assert snap.heartbeat_age is not None and snap.heartbeat_age < 0.3
+        assert snap.heartbeat_message.startswith("tick ")
+        assert snap.progress == 0.5
+
+
+async def test_timeout_zero_is_liveness_only(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "sleeper", SLEEPER)
+    async with running(make_config({"a": {"command": cmd, "heartbeat_timeout": 0}})) as (e, rec):
+        await asyncio.sleep(0.5)
+        assert not rec.of(HeartbeatMissed)
+        assert state_of(e, "a") is S.RUNNING
+
+
+async def test_a_shell_script_heartbeats_with_one_line(tmp_path: Path, make_config) -> None:
+    cmd = 'while true; do echo "shell alive" >&"$TUI_MONITOR_FD"; sleep 0.05; done'
+    cfg = make_config({"a": {"command": cmd, "shell": True, "heartbeat_timeout": 0.3}})
+    async with running(cfg) as (engine, rec):
+        await asyncio.sleep(0.8)
+        assert not rec.of(HeartbeatMissed)
+        assert engine.snapshot().strategy("a").heartbeat_message == "shell alive"
+
+
+async def test_ignoring_sigterm_gets_sigkill(tmp_path: Path, make_config) -> None:
+    cmd = script(
+        tmp_path,
+        "stubborn",
+        """
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("ready", flush=True)
+        while True:
+            time.sleep(1)
+        """,
+    )
+    cfg = make_config({"a": {"command": cmd, "stop_timeout": 0.3}})
+    async with running(cfg) as (engine, rec):
+        await wait_for(lambda: state_of(engine, "a") is S.RUNNING)
+        pid = engine.snapshot().strategy("a").pid
+        await engine.stop_strategy("a")
+        assert not alive(pid)
+        assert rec.of(ProcessExited)[-1].signal == "SIGKILL"
+        assert any("did not stop within 0.3 s" in e.message for e in rec.of(Problem))
+
+
+FAMILY = """
+    import os, subprocess, sys, time
+    out = {out!r}
+    kids = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            for _ in range(2)]
+    # A daemon that leaves the process group (setsid), as a double-forking service would.
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                              start_new_session=True)
+    with open(out, "w") as f:
+        f.write(" ".join(str(p.pid) for p in [*kids, daemon]))
+    while True:
+        time.sleep(1)
+"""
+
+
+async def test_stop_leaves_no_descendant(tmp_path: Path, make_config) -> None:
+    out = tmp_path / "family"
+    cmd = script(tmp_path, "family", FAMILY.format(out=str(out)))
+    async with running(make_config({"a": {"command": cmd}})) as (engine, _):
+        await wait_for(lambda: len(pids_in_file(out)) == 3)
+        family = pids_in_file(out)
+        leader = engine.snapshot().strategy("a").pid
+        assert all(alive(p) for p in family)
+        await engine.stop_strategy("a")
+        await wait_for(lambda: not any(alive(p) for p in [leader, *family]), timeout=3)
+
+
+async def test_crash_kills_what_the_leader_left_in_its_group(tmp_path: Path, make_config) -> None:
+    out = tmp_path / "kid"
+    cmd = script(
+        tmp_path,
+        "leaver",
+        f"""
+        import subprocess, sys, time
+        kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        open({str(out)!r}, "w").write(str(kid.pid))
+        time.sleep(0.2)
+        sys.exit(1)
+        """,
+    )
+    cfg = make_config({"a": {"command": cmd, "restart_delay": 5}})
+    async with running(cfg) as (engine, _):
+        await wait_for(lambda: state_of(engine, "a") is S.BACKOFF)
+        kid = pids_in_file(out)[0]
+        await wait_for(lambda: not alive(kid), timeout=2)
+
+
+async def test_healthy_run_resets_the_restart_count(tmp_path: Path, make_config) -> None:
+    marker = tmp_path / "runs"
+    cmd = script(
+        tmp_path,
+        "flaky",
+        f"""
+        import pathlib, sys, time
+        p = pathlib.Path({str(marker)!r})
+        runs = int(p.read_text()) if p.exists() else 0
+        p.write_text(str(runs + 1))
+        if runs < 2:
+            sys.exit(1)
+        time.sleep(60)
+        """,
+    )
+    cfg = make_config({"a": {"command": cmd, "reset_after": 0.3, "start_seconds": 0.05}})
+    async with running(cfg) as (engine, _):
+        await wait_for(lambda: state_of(engine, "a") is S.RUNNING and marker.read_text() == "3")
+        assert engine.snapshot().strategy("a").restarts == 2
+        await wait_for(lambda: engine.snapshot().strategy("a").restarts == 0, timeout=2)
+        assert engine.snapshot().strategy("a").total_restarts == 2
+
+
+async def test_fatal_cooldown_retries(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "crash", "import sys; sys.exit(1)")
+    cfg = make_config(
+        {"a": {"command": cmd, "max_restarts": 1, "restart_delay": 0, "fatal_cooldown": 0.2}}
+    )
+    async with running(cfg) as (_, rec):
+        await wait_for(lambda: rec.states("a").count(S.FATAL) >= 2, timeout=3)
+        retried = [e for e in rec.of(StateChanged) if "cool-down" in e.reason]
+        assert retried
+
+
+async def test_a_vanished_program_is_a_clear_error(tmp_path: Path, make_config) -> None:
+    prog = tmp_path / "prog.sh"
+    prog.write_text("#!/bin/sh\nsleep 60\n")
+    prog.chmod(0o755)
+    cfg = make_config({"a": {"command": [str(prog)], "autostart": False, "max_restarts": 0}})
+    prog.unlink()  # valid when the configuration was read; gone when it is started
+    async with running(cfg) as (engine, rec):
+        await engine.start_strategy("a")
+        assert state_of(engine, "a") is S.FATAL
+        problems = [e.message for e in rec.of(Problem)]
+        assert any("cannot start" in m and "No such file" in m for m in problems)
+
+
+async def test_operator_restart_gives_a_new_process(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "sleeper", SLEEPER)
+    async with running(make_config({"a": {"command": cmd}})) as (engine, _):
+        await wait_for(lambda: state_of(engine, "a") is S.RUNNING)
+        first = engine.snapshot().strategy("a").pid
+        await engine.restart_strategy("a")
+        second = engine.snapshot().strategy("a").pid
+        assert second != first and not alive(first) and alive(second)
+        assert engine.runners["a"].total_restarts == 0  # operator restarts are not crashes
+
+
+async def test_stop_during_backoff_cancels_the_restart(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "crash", "import sys; sys.exit(1)")
+    async with running(make_config({"a": {"command": cmd, "restart_delay": 0.3}})) as (e, rec):
+        await wait_for(lambda: state_of(e, "a") is S.BACKOFF)
+        await e.stop_strategy("a")
+        await asyncio.sleep(0.5)
+        assert state_of(e, "a") is S.STOPPED
+        assert rec.states("a").count(S.STARTING) == 1
+
+
+async def test_shutdown_stops_everything_in_parallel(tmp_path: Path, make_config) -> None:
+    stubborn = script(
+        tmp_path,
+        "stubborn",
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n",
+    )
+    cfg = make_config({f"s{i}": {"command": stubborn, "stop_timeout": 0.5} for i in range(4)})
+    engine = Engine(cfg)
+    await engine.start()
+    await wait_for(lambda: all(r.state is S.RUNNING for r in engine.runners.values()))
+    pids = [s.pid for s in engine.snapshot().strategies]
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await engine.shutdown()
+    # Four strategies that each need the full stop_timeout: in parallel, not one after another.
+    assert loop.time() - began < 4 * 0.5
+    assert not any(alive(p) for p in pids)
+
+
+async def test_hostile_channel_input_does_not_hurt(tmp_path: Path, make_config) -> None:
+    cmd = script(
+        tmp_path,
+        "hostile",
+        """
+        import os, time
+        fd = int(os.environ["TUI_MONITOR_FD"])
+        os.write(fd, b"{not json\\n[1,2]\\n{\\"op\\": \\"nope\\"}\\n\\xff\\xfe\\x00\\x1b[31m\\n")
+        os.write(fd, b"x" * (17 * 1024 * 1024) + b"\\n")
+        os.write(fd, b'{"op": "heartbeat", "msg": "still fine", "progress": "NaN"}\\n')
+        time.sleep(60)
+        """,
+    )
+    async with running(make_config({"a": {"command": cmd}})) as (engine, rec):
+        await wait_for(lambda: engine.snapshot().strategy("a").heartbeat_message == "still fine")
+        messages = " ".join(e.message for e in rec.of(Problem))
+        assert "not valid JSON" in messages
+        assert "unknown op" in messages and "longer than" in messages
+        assert state_of(engine, "a") is S.RUNNING
+        assert engine.snapshot().strategy("a").progress is None
+
+
+async def test_checkpoint_is_handed_back_on_restart(tmp_path: Path, make_config) -> None:
+    seen = tmp_path / "seen"
+    cmd = script(
+        tmp_path,
+        "resumer",
+        f"""
+        import sys
+        from tui_monitor import client
+        state = client.resume_state()
+        with open({str(seen)!r}, "a") as f:
+            f.write(repr(state) + "\\n")
+        n = (state or {{"n": 0}})["n"] + 1
+        client.checkpoint({{"n": n}}, durable=True)
+        sys.exit(1 if n < 3 else 0)
+        """,
+    )
+    cfg = make_config({"a": {"command": cmd, "kind": "task", "restart_delay": 0}})
+    async with running(cfg) as (engine, _):
+        await wait_for(lambda: state_of(engine, "a") is S.EXITED)
+        assert seen.read_text().splitlines() == ["None", "{'n': 1}", "{'n': 2}"]
+
+
+async def test_exception_in_an_engine_callback_is_reported(tmp_path: Path, make_config) -> None:
+    cmd = script(tmp_path, "hb", HEARTBEATER)
+    async with running(make_config({"a": {"command": cmd, "heartbeat_timeout": 0.5}})) as (e, rec):
+        await wait_for(lambda: state_of(e, "a") is S.RUNNING)
+        runner = e.runners["a"]
+
+        def boom() -> None:
+            raise RuntimeError("injected")
+
+        runner._call_later("boom", 0, boom)
+        await wait_for(lambda: any("injected" in p.message for p in rec.of(Problem)))
+        await asyncio.sleep(0.3)
+        assert state_of(e, "a") is S.RUNNING  # still supervising
+        assert "Traceback" in next(p.detail for p in rec.of(Problem) if "injected" in p.message)
+
+
+def test_engine_imports_without_textual_or_rich() -> None:
+    code = (
+        "import sys\n"
+        "import tui_monitor.engine, tui_monitor.headless, tui_monitor.cli, tui_monitor.client\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_client_is_a_no_op_standalone() -> None:
+    code = (
+        "from tui_monitor import client\n"
+        "client.heartbeat('x', progress=1)\n"
+        "assert client.checkpoint({'a': 1}) is False\n"
+        "assert client.checkpoint({'a': 1}, durable=True) is False\n"
+        "assert client.resume_state() is None\n"
+        "assert client.supervised() is False\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TUI_MONITOR_FD"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_signal_names() -> None:
+    from tui_monitor.process import parse_signal, signal_name
+
+    assert parse_signal("term") == signal.SIGTERM
+    assert parse_signal("SIGKILL") == signal.SIGKILL
+    assert signal_name(signal.SIGINT) == "SIGINT"
+    assert psutil.Process().pid == os.getpid()

@@ -1,0 +1,3 @@
+from tui_monitor.cli import main
+
+raise SystemExit(main())

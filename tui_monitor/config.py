@@ -1,0 +1,688 @@
+"""The TOML configuration: loaded and validated completely before anything starts.
+
+A supervisor that stops on the first typo, or worse starts half the strategies and then
+fails, wastes the operator's time; so every check runs, and every problem is reported at
+once as one line "FILE: key.path: reason" inside a single ConfigError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from tui_monitor.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "KINDS",
+    "RESTART_POLICIES",
+    "STOP_SIGNALS",
+    "Config",
+    "MonitorConfig",
+    "StrategyConfig",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_NAME = "tui-monitor.toml"
+
+KINDS = ("service", "task")
+RESTART_POLICIES = ("always", "on-failure", "never")
+STOP_SIGNALS = ("TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "KILL")
+#: `shell = true` runs the command with bash where there is one: POSIX sh (dash) cannot redirect
+#: to a descriptor above 9, which `echo ok >&"$TUI_MONITOR_FD"` (the shell heartbeat) needs.
+SHELL = "/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh"
+
+# Names become file names and job ids, hence no dots, slashes or spaces.
+_STRATEGY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_TOML_ERROR_AT = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$", re.S)
+_TOML_ERROR_END = re.compile(r"^(?P<msg>.*) \(at end of document\)$", re.S)
+_SHOW_MAX = 60
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Settings of the supervisor itself (the [monitor] table); all paths are absolute."""
+
+    state_dir: Path
+    log_dir: Path
+    control_socket: Path
+    http: str | None = None
+    memory_threshold: float = 90.0
+    disk_threshold: float = 90.0
+    disk_paths: tuple[Path, ...] = ()
+    metrics_interval: float = 2.0
+    history_limit: int = 5000
+    app_log_max_bytes: int = 10 * 1024 * 1024
+    app_log_backups: int = 5
+    restart_storm: int = 10
+    restart_storm_window: float = 60.0
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """One supervised program (a [strategies.NAME] table), with every default filled in."""
+
+    name: str
+    command: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    shell: bool = False
+    autostart: bool = True
+    kind: str = "service"
+    # "" means "the default for kind": services are always restarted, tasks only on failure.
+    restart: str = ""
+    heartbeat_timeout: float = 300.0
+    start_seconds: float = 1.0
+    max_restarts: int = 5
+    restart_window: float = 600.0
+    restart_delay: float = 60.0
+    backoff_factor: float = 1.0
+    backoff_max: float = 600.0
+    restart_jitter: float = 0.0
+    reset_after: float = 300.0
+    fatal_cooldown: float = 0.0
+    stop_timeout: float = 10.0
+    stop_signal: str = "TERM"
+    log_max_bytes: int = 50 * 1024 * 1024
+    log_backups: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.restart:
+            default = "on-failure" if self.kind == "task" else "always"
+            object.__setattr__(self, "restart", default)
+
+    @property
+    def job_id(self) -> str:
+        """Identifier used by the engine, logs and the control socket."""
+        return f"strategy_{self.name}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole validated configuration file."""
+
+    path: Path
+    monitor: MonitorConfig
+    strategies: dict[str, StrategyConfig]
+    alerts: tuple[dict[str, Any], ...] = ()
+
+
+# --------------------------------------------------------------------------- public entry points
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate the file at ``path``; raise ConfigError listing every problem."""
+    display = str(path)
+    reason: str | None = None
+    data = b""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        reason = "no such file"
+    except IsADirectoryError:
+        reason = f"is a directory (expected a file such as {DEFAULT_CONFIG_NAME})"
+    except PermissionError:
+        reason = "permission denied"
+    except NotADirectoryError:
+        reason = "no such file (a parent is not a directory)"
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+    if reason is not None:
+        raise ConfigError([f"{display}: cannot read: {reason}"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            [f"{display}: line {line}: invalid UTF-8 (the file must be UTF-8 text)"]
+        ) from None
+    return _parse(text, Path(path), display)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate TOML ``text`` as if read from ``path`` (used for messages and as base dir)."""
+    return _parse(text, Path(path), str(path))
+
+
+# --------------------------------------------------------------------------- formatting helpers
+
+
+def _key(key: str) -> str:
+    """One key-path component, quoted like TOML when it is not a bare key."""
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return repr(value)
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in TOML, shortened so one problem stays one line."""
+    text = _toml(value)
+    return text if len(text) <= _SHOW_MAX else text[: _SHOW_MAX - 3] + "..."
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {_quote(close[0])}?)" if close else ""
+
+
+# --------------------------------------------------------------------------- value converters
+
+
+class _Invalid(Exception):
+    """A single value is wrong; the reason becomes the text after "key.path: "."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_MISSING: Any = object()
+Converter = Callable[[Any], Any]
+
+
+def _number(what: str, ok: Callable[[float], bool]) -> Converter:
+    """Durations and ratios: int or float (never bool, never a "5m" string), finite."""
+
+    def convert(value: Any) -> float:
+        if not isinstance(value, bool) and isinstance(value, int | float):
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if math.isfinite(number) and ok(number):
+                return number
+        raise _Invalid(f"expected {what}, got {_show(value)}")
+
+    return convert
+
+
+def _integer(what: str, ok: Callable[[int], bool]) -> Converter:
+    def convert(value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and ok(value):
+            return value
+        raise _Invalid(f"expected {what}, got {_show(value)}")
+
+    return convert
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _Invalid(f"expected a boolean, got {_show(value)}")
+
+
+def _choice(choices: tuple[str, ...]) -> Converter:
+    def convert(value: Any) -> str:
+        if isinstance(value, str) and value in choices:
+            return value
+        hint = _suggest(value, choices) if isinstance(value, str) else ""
+        expected = ", ".join(_quote(c) for c in choices)
+        raise _Invalid(f"expected one of {expected}, got {_show(value)}{hint}")
+
+    return convert
+
+
+def _stop_signal(value: Any) -> str:
+    if isinstance(value, str):
+        name = value.strip().upper()
+        name = name.removeprefix("SIG")
+        if name in STOP_SIGNALS:
+            return name
+    names = ", ".join(STOP_SIGNALS[:-1]) + f" or {STOP_SIGNALS[-1]}"
+    raise _Invalid(f"expected a signal name ({names}), got {_show(value)}")
+
+
+def _http(value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise _Invalid(f'expected "host:port", got {_show(value)}')
+    if value == "":
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        raise _Invalid(f'expected "host:port", got {_show(value)}')
+    if not host.strip():
+        raise _Invalid(f'expected "host:port" with a non-empty host, got {_show(value)}')
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        raise _Invalid(f'IPv6 hosts need brackets, e.g. "[::1]:8080", got {_show(value)}')
+    if not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
+        raise _Invalid(f'expected "host:port" with a port from 1 to 65535, got {_show(value)}')
+    return value
+
+
+_SECONDS_POSITIVE = _number("seconds > 0", lambda x: x > 0)
+_SECONDS = _number("seconds >= 0", lambda x: x >= 0)
+_PERCENT = _number("a percentage > 0 and <= 100", lambda x: 0 < x <= 100)
+_FACTOR = _number("a number >= 1", lambda x: x >= 1)
+_FRACTION = _number("a fraction from 0 to 1", lambda x: 0 <= x <= 1)
+_COUNT = _integer("an integer >= 0", lambda x: x >= 0)
+_BYTES = _integer("an integer > 0 (bytes)", lambda x: x > 0)
+
+_MONITOR_FIELDS: dict[str, Converter] = {
+    "http": _http,
+    "memory_threshold": _PERCENT,
+    "disk_threshold": _PERCENT,
+    "metrics_interval": _SECONDS_POSITIVE,
+    "history_limit": _integer("an integer >= 100", lambda x: x >= 100),
+    "app_log_max_bytes": _BYTES,
+    "app_log_backups": _COUNT,
+    "restart_storm": _integer("an integer >= 1", lambda x: x >= 1),
+    "restart_storm_window": _SECONDS_POSITIVE,
+}
+_MONITOR_PATHS = ("state_dir", "log_dir", "control_socket")
+_MONITOR_KEYS = (*_MONITOR_PATHS, "disk_paths", *_MONITOR_FIELDS)
+
+_STRATEGY_FIELDS: dict[str, Converter] = {
+    "autostart": _boolean,
+    "kind": _choice(KINDS),
+    "restart": _choice(RESTART_POLICIES),
+    "heartbeat_timeout": _SECONDS,
+    "start_seconds": _SECONDS,
+    "max_restarts": _COUNT,
+    "restart_window": _SECONDS_POSITIVE,
+    "restart_delay": _SECONDS,
+    "backoff_factor": _FACTOR,
+    "backoff_max": _SECONDS,
+    "restart_jitter": _FRACTION,
+    "reset_after": _SECONDS,
+    "fatal_cooldown": _SECONDS,
+    "stop_timeout": _SECONDS_POSITIVE,
+    "stop_signal": _stop_signal,
+    "log_max_bytes": _BYTES,
+    "log_backups": _COUNT,
+}
+_STRATEGY_KEYS = ("command", "cwd", "env", "shell", *_STRATEGY_FIELDS)
+_TOP_KEYS = ("monitor", "strategies", "alerts")
+
+assert set(_STRATEGY_KEYS) <= {f.name for f in dataclasses.fields(StrategyConfig)}
+assert set(_MONITOR_KEYS) <= {f.name for f in dataclasses.fields(MonitorConfig)}
+
+
+# --------------------------------------------------------------------------- validation machinery
+
+
+class _Section:
+    """One TOML table under validation.
+
+    Flags unknown keys on creation and keeps its problems ordered as the keys appear in the
+    file, so the report reads top to bottom like the file does.
+    """
+
+    def __init__(
+        self,
+        display: str,
+        table: dict[str, Any],
+        path: str,
+        known: tuple[str, ...] | None,
+    ) -> None:
+        self.display = display
+        self.table = table
+        self.path = path
+        self._order = {key: index for index, key in enumerate(table)}
+        self._items: list[tuple[int, int, str]] = []
+        if known is not None:
+            for key in table:
+                if key not in known:
+                    self.problem(key, "unknown key" + _suggest(key, known))
+
+    def key_path(self, key: str, suffix: str = "") -> str:
+        head = f"{self.path}.{_key(key)}" if self.path else _key(key)
+        return head + suffix
+
+    def problem(self, key: str, reason: str, suffix: str = "") -> None:
+        """Record ``reason`` against ``key`` (``suffix`` adds e.g. "[2]" or ".NAME")."""
+        self.add_lines(key, [f"{self.display}: {self.key_path(key, suffix)}: {reason}"])
+
+    def add_lines(self, key: str, lines: list[str]) -> None:
+        index = self._order.get(key, len(self._order))
+        for line in lines:
+            self._items.append((index, len(self._items), line))
+
+    @property
+    def failed(self) -> bool:
+        return bool(self._items)
+
+    def lines(self) -> list[str]:
+        return [line for _, _, line in sorted(self._items)]
+
+    def get(self, key: str) -> Any:
+        return self.table.get(key, _MISSING)
+
+    def take(self, key: str, convert: Converter, into: dict[str, Any]) -> None:
+        """Convert ``key`` if present into ``into``; absent keys keep the dataclass default."""
+        value = self.get(key)
+        if value is _MISSING:
+            return
+        try:
+            into[key] = convert(value)
+        except _Invalid as exc:
+            self.problem(key, exc.reason)
+
+
+def _absolute(base: Path, raw: str) -> Path:
+    """Resolve a user path: "~" expanded, relative paths taken from the config's folder."""
+    try:
+        return (base / Path(raw).expanduser()).resolve()
+    except (OSError, RuntimeError) as exc:
+        raise _Invalid(f"cannot resolve path {_show(raw)}: {exc}") from None
+
+
+def _default_path(path: Path) -> Path:
+    """Defaults must never fail: fall back to the unresolved absolute path."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
+def _path_value(base: Path, value: Any) -> Path:
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise _Invalid(f"expected a non-empty path string, got {_show(value)}")
+    return _absolute(base, value)
+
+
+def _parse(text: str, path: Path, display: str) -> Config:
+    text = text.removeprefix("\ufeff")  # editors on Windows like to add a BOM
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_toml_error_line(display, text, str(exc))]) from None
+
+    config_path = Path(os.path.abspath(path))
+    base = config_path.parent
+    root = _Section(display, data, "", _TOP_KEYS)
+
+    monitor = _monitor(root, base)
+    strategies = _strategies(root, base)
+    alerts = _alerts(root)
+
+    if root.failed:
+        raise ConfigError(root.lines())
+    assert monitor is not None
+    return Config(path=config_path, monitor=monitor, strategies=strategies, alerts=alerts)
+
+
+def _toml_error_line(display: str, text: str, message: str) -> str:
+    if match := _TOML_ERROR_AT.match(message):
+        return f"{display}: line {match['line']}: {match['msg']}"
+    if match := _TOML_ERROR_END.match(message):
+        return f"{display}: line {max(len(text.splitlines()), 1)}: {match['msg']}"
+    return f"{display}: {message}"
+
+
+def _table(root: _Section, key: str) -> dict[str, Any] | None:
+    """The sub-table at ``key`` ({} when absent), or None after reporting a wrong shape."""
+    value = root.get(key)
+    if value is _MISSING:
+        return {}
+    if not isinstance(value, dict):
+        root.problem(key, f"expected a table, got {_show(value)}")
+        return None
+    return value
+
+
+def _monitor(root: _Section, base: Path) -> MonitorConfig | None:
+    table = _table(root, "monitor")
+    if table is None:
+        return None
+    sec = _Section(root.display, table, "monitor", _MONITOR_KEYS)
+    values: dict[str, Any] = {}
+    for key, convert in _MONITOR_FIELDS.items():
+        sec.take(key, convert, values)
+
+    paths: dict[str, Path] = {}
+    for key in _MONITOR_PATHS:
+        if (raw := sec.get(key)) is _MISSING:
+            continue
+        try:
+            paths[key] = _path_value(base, raw)
+        except _Invalid as exc:
+            sec.problem(key, exc.reason)
+    state_dir = paths.get("state_dir") or _default_path(base / "state")
+    log_dir = paths.get("log_dir") or _default_path(base / "logs")
+    control_socket = paths.get("control_socket") or state_dir / "control.sock"
+    for key, directory in (("state_dir", state_dir), ("log_dir", log_dir)):
+        if directory.exists() and not directory.is_dir():
+            sec.problem(key, f"exists but is not a directory: {directory}")
+    if control_socket.is_dir():
+        sec.problem("control_socket", f"is a directory: {control_socket}")
+
+    disk_paths: list[Path] = []
+    raw_disks = sec.get("disk_paths")
+    if raw_disks is not _MISSING:
+        if not isinstance(raw_disks, list):
+            sec.problem("disk_paths", f"expected a list of paths, got {_show(raw_disks)}")
+        else:
+            for index, raw in enumerate(raw_disks):
+                try:
+                    disk = _path_value(base, raw)
+                except _Invalid as exc:
+                    sec.problem("disk_paths", exc.reason, f"[{index}]")
+                    continue
+                if not disk.exists():
+                    sec.problem("disk_paths", f"path does not exist: {disk}", f"[{index}]")
+                disk_paths.append(disk)
+
+    root.add_lines("monitor", sec.lines())
+    if sec.failed:
+        return None
+    return MonitorConfig(
+        state_dir=state_dir,
+        log_dir=log_dir,
+        control_socket=control_socket,
+        disk_paths=tuple(disk_paths),
+        **values,
+    )
+
+
+def _strategies(root: _Section, base: Path) -> dict[str, StrategyConfig]:
+    table = _table(root, "strategies")
+    if table is None:
+        return {}
+    holder = _Section(root.display, table, "strategies", None)
+    result: dict[str, StrategyConfig] = {}
+    for name, body in table.items():
+        name_ok = bool(_STRATEGY_NAME.fullmatch(name))
+        if not name_ok:
+            holder.problem(
+                name,
+                'invalid name: use letters, digits, "_" and "-" (at most 64), '
+                "starting with a letter or digit",
+            )
+        if not isinstance(body, dict):
+            holder.problem(name, f"expected a table, got {_show(body)}")
+            continue
+        sec = _Section(root.display, body, holder.key_path(name), _STRATEGY_KEYS)
+        strategy = _strategy(sec, name, base)
+        holder.add_lines(name, sec.lines())
+        if name_ok and strategy is not None:
+            result[name] = strategy
+    root.add_lines("strategies", holder.lines())
+    return result
+
+
+def _strategy(sec: _Section, name: str, base: Path) -> StrategyConfig | None:
+    values: dict[str, Any] = {}
+    sec.take("shell", _boolean, values)
+    for key, convert in _STRATEGY_FIELDS.items():
+        sec.take(key, convert, values)
+    env = _env(sec)
+    cwd = _cwd(sec, base)
+    command = _command(sec, cwd, env, shell=values.get("shell", False))
+    if sec.failed or cwd is None or command is None:
+        return None
+    return StrategyConfig(name=name, command=command, cwd=cwd, env=env, **values)
+
+
+def _env(sec: _Section) -> dict[str, str]:
+    raw = sec.get("env")
+    if raw is _MISSING:
+        return {}
+    if not isinstance(raw, dict):
+        sec.problem("env", f"expected a table of strings, got {_show(raw)}")
+        return {}
+    env: dict[str, str] = {}
+    for key, value in raw.items():
+        suffix = "." + _key(key)
+        if not key or "=" in key or "\0" in key:
+            sec.problem(
+                "env", 'invalid variable name: must be non-empty without "=" or NUL', suffix
+            )
+        elif not isinstance(value, str):
+            sec.problem("env", f"expected a string, got {_show(value)}", suffix)
+        elif "\0" in value:
+            sec.problem("env", "value contains a NUL character", suffix)
+        else:
+            env[key] = value
+    return env
+
+
+def _cwd(sec: _Section, base: Path) -> Path | None:
+    raw = sec.get("cwd")
+    try:
+        cwd = _absolute(base, ".") if raw is _MISSING else _path_value(base, raw)
+    except _Invalid as exc:
+        sec.problem("cwd", exc.reason)
+        return None
+    if not cwd.exists():
+        sec.problem("cwd", f"directory does not exist: {cwd}")
+        return None
+    if not cwd.is_dir():
+        sec.problem("cwd", f"not a directory: {cwd}")
+        return None
+    return cwd
+
+
+def _command(
+    sec: _Section, cwd: Path | None, env: dict[str, str], *, shell: bool
+) -> tuple[str, ...] | None:
+    raw = sec.get("command")
+    if raw is _MISSING:
+        sec.problem("command", "required key missing: the program to run (a string or a list)")
+        return None
+    if shell:
+        if not isinstance(raw, str):
+            sec.problem("command", f"expected a string when shell = true, got {_show(raw)}")
+            return None
+        if not raw.strip():
+            sec.problem("command", f"expected a non-empty command, got {_show(raw)}")
+            return None
+        if "\0" in raw:
+            sec.problem("command", "contains a NUL character")
+            return None
+        return (SHELL, "-c", raw)
+
+    if isinstance(raw, str):
+        try:
+            argv = shlex.split(raw)
+        except ValueError as exc:
+            sec.problem("command", f"cannot split into arguments: {exc}")
+            return None
+        if not argv:
+            sec.problem("command", f"expected a non-empty command, got {_show(raw)}")
+            return None
+    elif isinstance(raw, list):
+        if not raw:
+            sec.problem("command", "expected a non-empty list of strings, got []")
+            return None
+        argv = []
+        for index, item in enumerate(raw):
+            if isinstance(item, str):
+                argv.append(item)
+            else:
+                sec.problem("command", f"expected a string, got {_show(item)}", f"[{index}]")
+        if len(argv) != len(raw):
+            return None
+    else:
+        sec.problem("command", f"expected a string or a list of strings, got {_show(raw)}")
+        return None
+
+    if any("\0" in arg for arg in argv):
+        sec.problem("command", "contains a NUL character")
+        return None
+    if not argv[0]:
+        sec.problem("command", "the program name is empty")
+        return None
+    if (reason := _program_problem(argv[0], cwd, env)) is not None:
+        sec.problem("command", reason)
+        return None
+    return tuple(argv)
+
+
+def _program_problem(program: str, cwd: Path | None, env: dict[str, str]) -> str | None:
+    """Why ``program`` could not be executed, the way exec would look for it; None if fine."""
+    shown = _quote(program)
+    if "/" in program:
+        candidate = Path(program)
+        if not candidate.is_absolute():
+            if cwd is None:
+                return None  # the cwd problem is already reported
+            candidate = cwd / candidate
+        if candidate.is_dir():
+            return f"program {shown} is a directory: {candidate}"
+        if not candidate.is_file():
+            return f"program {shown} not found: {candidate} does not exist"
+        if not os.access(candidate, os.X_OK):
+            return f"program {shown} is not executable: {candidate}"
+        return None
+    # The child runs with the strategy's PATH when it sets one, so look there.
+    search = env.get("PATH")
+    if shutil.which(program, path=search) is None:
+        where = "on PATH (as set in env)" if search is not None else "on PATH"
+        return f"program {shown} not found {where}"
+    return None
+
+
+def _alerts(root: _Section) -> tuple[dict[str, Any], ...]:
+    raw = root.get("alerts")
+    if raw is _MISSING:
+        return ()
+    if not isinstance(raw, list):
+        root.problem("alerts", f"expected an array of tables ([[alerts]]), got {_show(raw)}")
+        return ()
+    alerts: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        if isinstance(item, dict):
+            alerts.append(dict(item))
+        else:
+            root.problem("alerts", f"expected a table, got {_show(item)}", f"[{index}]")
+    return tuple(alerts)

@@ -1,0 +1,236 @@
+"""Child processes: spawn each in its own process group, see its exit the instant it happens, and
+end its whole tree.
+
+Exit detection uses a pidfd registered with the event loop (one file descriptor per child; no
+polling tick and no watcher thread per child, unlike asyncio's 3.11 default). Each child is
+started through `setpriv --pdeathsig TERM` where available, so a supervisor killed with SIGKILL does
+not leave its strategies running unsupervised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import psutil
+
+PR_SET_CHILD_SUBREAPER = 36
+
+#: Environment variable every strategy process (and everything it forks) carries, so that the
+#: supervisor can find descendants that escaped their process group.
+INSTANCE_ENV = "TUI_MONITOR_INSTANCE"
+JOB_ENV = "TUI_MONITOR_JOB_ID"
+
+_SETPRIV = shutil.which("setpriv")
+
+
+def death_signal_prefix() -> list[str]:
+    """argv prefix that makes the kernel send SIGTERM to the child when the supervisor dies."""
+    return [_SETPRIV, "--pdeathsig", "TERM", "--"] if _SETPRIV else []
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants (double-forked daemons) re-parent to us instead of PID 1."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+@dataclass
+class Child:
+    """A running strategy process. `exited` resolves with its returncode the moment it ends."""
+
+    popen: subprocess.Popen[bytes]
+    pid: int
+    create_time: float
+    started_mono: float
+    exited: asyncio.Future[int] = field(repr=False)
+    _pidfd: int = field(default=-1, repr=False)
+
+    @property
+    def pgid(self) -> int:
+        return self.pid  # process_group=0 makes the child the leader of its own group
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def signal_group(self, sig: int) -> bool:
+        """Signal the child's whole process group. False if nothing was there to signal."""
+        try:
+            os.killpg(self.pgid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return False
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str],
+    env: Mapping[str, str],
+    pass_fds: Sequence[int] = (),
+    stdout: int | None = None,
+    stderr: int | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    monotonic: float = 0.0,
+    on_exit_hook: Callable[[], None] | None = None,
+) -> Child:
+    """Start `argv` in a new process group and watch its exit. Raises OSError if it cannot run."""
+    loop = loop or asyncio.get_running_loop()
+    program = resolve_program(argv[0], cwd, env)
+    full_argv = [*death_signal_prefix(), program, *argv[1:]]
+    popen = subprocess.Popen(
+        full_argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=tuple(pass_fds),
+        process_group=0,
+        close_fds=True,
+    )
+    try:
+        create_time = psutil.Process(popen.pid).create_time()
+    except psutil.Error:
+        create_time = 0.0
+    exited: asyncio.Future[int] = loop.create_future()
+    child = Child(popen, popen.pid, create_time, monotonic, exited)
+    _watch_exit(child, loop, on_exit_hook)
+    return child
+
+
+def resolve_program(program: str, cwd: str | os.PathLike[str], env: Mapping[str, str]) -> str:
+    """The executable's path, checked here because behind `setpriv` an exec failure would only
+    show as an exit code. Raises FileNotFoundError / PermissionError like exec would."""
+    if "/" in program:
+        path = os.path.join(cwd, program)
+        if not os.path.exists(path):
+            raise FileNotFoundError(2, "No such file or directory", program)
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise PermissionError(13, "Permission denied (not an executable file)", program)
+        return os.path.abspath(path)
+    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise FileNotFoundError(2, "No such file or directory (not found on PATH)", program)
+    return found
+
+
+def _watch_exit(
+    child: Child, loop: asyncio.AbstractEventLoop, on_exit_hook: Callable[[], None] | None
+) -> None:
+    _own_pids.add(child.pid)
+    try:
+        child._pidfd = os.pidfd_open(child.pid)
+    except ProcessLookupError:
+        # Already gone and reaped by someone else: report what Popen knows.
+        _own_pids.discard(child.pid)
+        child.exited.set_result(child.popen.wait())
+        return
+
+    def on_readable() -> None:
+        returncode = child.popen.poll()
+        if returncode is None:  # spurious wake-up; the pidfd stays registered
+            return
+        loop.remove_reader(child._pidfd)
+        os.close(child._pidfd)
+        child._pidfd = -1
+        _own_pids.discard(child.pid)
+        if not child.exited.done():
+            child.exited.set_result(returncode)
+        if on_exit_hook is not None:
+            on_exit_hook()
+
+    loop.add_reader(child._pidfd, on_readable)
+
+
+#: pids this process spawned and reaps itself (through their pidfd callbacks).
+_own_pids: set[int] = set()
+
+
+def reap_orphans() -> list[int]:
+    """Reap adopted orphans (when we are a subreaper) without stealing the exit status of our own
+    children. `WNOWAIT` peeks at the next zombie; ours are left for their pidfd callback, which
+    calls this again once it has reaped them."""
+    reaped: list[int] = []
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return reaped
+        if info is None or info.si_pid in _own_pids:
+            return reaped
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(info.si_pid, 0)
+        reaped.append(info.si_pid)
+
+
+def descendants_outside_group(child: Child) -> list[psutil.Process]:
+    """Descendants of `child` that left its process group (setsid/setpgid): killpg misses them."""
+    try:
+        procs = psutil.Process(child.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    outside: list[psutil.Process] = []
+    for proc in procs:
+        try:
+            if os.getpgid(proc.pid) != child.pgid:
+                outside.append(proc)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return outside
+
+
+def find_marked(instance: str, job_id: str | None = None) -> list[psutil.Process]:
+    """Processes of this user with our instance marker (and job id), wherever they re-parented."""
+    found: list[psutil.Process] = []
+    uid = os.getuid()
+    me = os.getpid()
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.pid == me or proc.info["uids"] is None or proc.info["uids"].real != uid:
+                continue
+            env = proc.environ()
+        except psutil.Error:
+            continue
+        if env.get(INSTANCE_ENV) != instance:
+            continue
+        if job_id is not None and env.get(JOB_ENV) != job_id:
+            continue
+        found.append(proc)
+    return found
+
+
+def kill_processes(procs: Sequence[psutil.Process], sig: int = signal.SIGKILL) -> int:
+    killed = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+            killed += 1
+    return killed
+
+
+def signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
+
+
+def parse_signal(name: str) -> int:
+    name = name.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    return int(signal.Signals[name])

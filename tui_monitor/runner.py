@@ -1,0 +1,438 @@
+"""One strategy's supervision: its state machine, its process, its heartbeat deadline and restarts.
+
+All runners share one asyncio loop. Spawning is synchronous (fork/exec takes about a millisecond),
+so an exit is answered by a restart within the same callback when no delay is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tui_monitor import process
+from tui_monitor.channel import FD_ENV, Batch, StrategyChannel
+from tui_monitor.config import StrategyConfig
+from tui_monitor.context import EngineContext
+from tui_monitor.errors import CommandRefused
+from tui_monitor.events import ExitInfo, HeartbeatMissed, Problem, ProcessExited, StateChanged
+from tui_monitor.policy import PolicySettings, RestartPolicy
+from tui_monitor.snapshot import StrategySnapshot
+from tui_monitor.states import StrategyState
+
+#: Variables of the supervisor's own environment a strategy must not inherit (systemd's
+#: readiness and watchdog belong to the supervisor).
+PRIVATE_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID")
+STRATEGY_ENV = "TUI_MONITOR_STRATEGY"
+DRAIN_TIMEOUT = 0.5
+CHANNEL_GRACE = 0.5
+
+
+def policy_settings(cfg: StrategyConfig) -> PolicySettings:
+    return PolicySettings(
+        max_restarts=cfg.max_restarts,
+        restart_window=cfg.restart_window,
+        restart_delay=cfg.restart_delay,
+        backoff_factor=cfg.backoff_factor,
+        backoff_max=cfg.backoff_max,
+        restart_jitter=cfg.restart_jitter,
+    )
+
+
+class StrategyRunner:
+    def __init__(self, cfg: StrategyConfig, ctx: EngineContext) -> None:
+        self.cfg = cfg
+        self.ctx = ctx
+        self.state = StrategyState.STOPPED
+        self.state_reason = "not started"
+        self.state_since = ctx.clock.time()
+        self.child: process.Child | None = None
+        self.policy = RestartPolicy(policy_settings(cfg))
+        self.total_restarts = 0
+        self.last_exit: ExitInfo | None = None
+        self.last_error: str | None = None
+        self.heartbeat_mono: float | None = None
+        self.heartbeat_message: str | None = None
+        self.progress: float | None = None
+        self.checkpoint: dict[str, Any] | None = None
+        self._resume: dict[str, Any] | None = None  # what this run was handed at start
+        self._channel: StrategyChannel | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._next_start_mono: float | None = None
+        self._lock = asyncio.Lock()
+        self._expected_exit = False
+        self._pending: set[asyncio.Task[Any]] = set()
+        #: Called with (checkpoint, durable) whenever a new checkpoint arrives (job store hook).
+        self.on_checkpoint: Callable[[dict[str, Any], bool], Any] | None = None
+
+    # ---- state -------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def _set_state(self, new: StrategyState, reason: str) -> None:
+        old = self.state
+        self.state, self.state_reason = new, reason
+        self.state_since = self.ctx.clock.time()
+        pid = self.child.pid if self.child else None
+        self.ctx.publish(StateChanged(self.state_since, self.name, old, new, reason, pid))
+
+    def _now(self) -> float:
+        return self.ctx.clock.monotonic()
+
+    def _call_later(self, key: str, delay: float, fn: Callable[[], None]) -> None:
+        self._cancel(key)
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(
+            max(0.0, delay), lambda: self.ctx.guard(f"{self.name} {key} timer", fn, self.name)
+        )
+
+    def _cancel(self, *keys: str) -> None:
+        for key in keys:
+            handle = self._timers.pop(key, None)
+            if handle is not None:
+                handle.cancel()
+
+    def _spawn_task(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.ctx.report_exception(f"{self.name} task", task.exception(), self.name)  # type: ignore[arg-type]
+
+    # ---- launching ---------------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+        env.update(self.cfg.env)
+        env[STRATEGY_ENV] = self.name
+        env[process.JOB_ENV] = self.cfg.job_id
+        env[process.INSTANCE_ENV] = self.ctx.instance
+        return env
+
+    def _log_path(self) -> Path:
+        return self.ctx.log_dir / "strategies" / f"{self.name}.log"
+
+    def _launch(self, reason: str, resume: dict[str, Any] | None) -> None:
+        """Start a process now. On failure to exec, the failure goes through the restart policy."""
+        self._cancel("backoff", "cooldown")
+        self._next_start_mono = None
+        channel = StrategyChannel(self)
+        env = self._environment()
+        env[FD_ENV] = str(channel.child_fd)
+        log_path = self._log_path()
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        except OSError as exc:
+            channel.abandon()
+            self._launch_failed(f"cannot open log file {log_path}: {exc.strerror}")
+            return
+        try:
+            child = process.spawn(
+                self.cfg.command,
+                cwd=self.cfg.cwd,
+                env=env,
+                pass_fds=(channel.child_fd,),
+                stdout=log_fd,
+                stderr=log_fd,
+                monotonic=self._now(),
+                on_exit_hook=self.ctx.on_child_exit,
+            )
+        except OSError as exc:
+            channel.abandon()
+            self._launch_failed(f"cannot start {self.cfg.command[0]!r}: {exc.strerror or exc}")
+            return
+        finally:
+            os.close(log_fd)
+        channel.attach()
+        self.child, self._channel, self._resume = child, channel, resume
+        self.heartbeat_mono = None
+        self.heartbeat_message = None
+        self._expected_exit = False
+        self._set_state(StrategyState.STARTING, reason)
+        child.exited.add_done_callback(lambda _f, c=child: self._on_exit(c))
+        if self.cfg.start_seconds <= 0:
+            self._mark_running("started")
+        else:
+            self._call_later(
+                "started",
+                self.cfg.start_seconds,
+                lambda: self._mark_running(f"alive for {self.cfg.start_seconds:g} s"),
+            )
+        if self.cfg.heartbeat_timeout > 0:
+            self._call_later("deadline", self.cfg.heartbeat_timeout, self._check_deadline)
+
+    def _launch_failed(self, message: str) -> None:
+        self.last_error = message
+        self.ctx.publish(Problem(self.ctx.clock.time(), message, self.name))
+        self._after_failure(message)
+
+    def _mark_running(self, reason: str) -> None:
+        if self.state is not StrategyState.STARTING:
+            return
+        self._cancel("started")
+        self._set_state(StrategyState.RUNNING, reason)
+        if self.cfg.reset_after > 0:
+            self._call_later("healthy", self.cfg.reset_after, self.policy.reset)
+
+    # ---- heartbeats and checkpoints (called by the channel) ----------------------------------
+
+    def on_batch(self, batch: Batch) -> None:
+        if batch.heartbeat is not None:
+            self.heartbeat_mono = self._now()
+            if batch.heartbeat.message is not None:
+                self.heartbeat_message = batch.heartbeat.message
+            if batch.heartbeat.progress is not None:
+                self.progress = batch.heartbeat.progress
+            if self.state is StrategyState.STARTING:
+                self._mark_running("first heartbeat")
+        if batch.has_checkpoint:
+            self.checkpoint = batch.checkpoint
+            if self.on_checkpoint is not None and batch.checkpoint is not None:
+                self.on_checkpoint(batch.checkpoint, False)
+        for error in batch.errors:
+            self.ctx.publish(
+                Problem(
+                    self.ctx.clock.time(), f"channel: {error}", self.name, problem_level="WARNING"
+                )
+            )
+
+    async def on_durable(self, ids: list[Any]) -> None:
+        """Acknowledge durable checkpoints only once they are on disk (job store, when present)."""
+        if self.on_checkpoint is not None and self.checkpoint is not None:
+            result = self.on_checkpoint(self.checkpoint, True)
+            if asyncio.iscoroutine(result):
+                await result
+
+    def on_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("op") == "resume_state":
+            return {"op": "resume_state", "id": request.get("id"), "state": self._resume}
+        return {"op": "error", "id": request.get("id"), "message": "unknown request"}
+
+    def on_channel_closed(self) -> None:
+        """A child that closes its channel but lives on can no longer heartbeat: say so. (At exit
+        the kernel closes it a moment before the exit is seen, hence the grace period.)"""
+        child = self.child
+        if child is not None:
+            self._call_later("channel", CHANNEL_GRACE, lambda: self._channel_closed(child))
+
+    def _channel_closed(self, child: process.Child) -> None:
+        if self.child is child and not child.exited.done():
+            self.ctx.publish(
+                Problem(
+                    self.ctx.clock.time(),
+                    "heartbeat channel closed by the strategy",
+                    self.name,
+                    problem_level="WARNING",
+                )
+            )
+
+    def _check_deadline(self) -> None:
+        child = self.child
+        if child is None or self.state not in (StrategyState.STARTING, StrategyState.RUNNING):
+            return
+        timeout = self.cfg.heartbeat_timeout
+        last = self.heartbeat_mono if self.heartbeat_mono is not None else child.started_mono
+        remaining = last + timeout - self._now()
+        if remaining > 0.0005:
+            self._call_later("deadline", remaining, self._check_deadline)
+            return
+        self.ctx.publish(HeartbeatMissed(self.ctx.clock.time(), self.name, timeout))
+        reason = f"no heartbeat for {timeout:g} s"
+        self.last_error = reason
+        self._spawn_task(self._kill_and_restart(child, reason))
+
+    async def _kill_and_restart(self, child: process.Child, reason: str) -> None:
+        async with self._lock:
+            if self.child is not child:
+                return
+            self._expected_exit = True
+            self._set_state(StrategyState.STOPPING, reason)
+            await self._terminate(child)
+            await self._finish_exit(child, expected=True)
+            self._after_failure(reason)
+
+    # ---- exits -------------------------------------------------------------------------------
+
+    def _on_exit(self, child: process.Child) -> None:
+        if self.child is not child or self._expected_exit:
+            return  # a stop in progress handles it
+        child.signal_group(signal.SIGKILL)  # the leader is gone: end what it left in its group
+        self._spawn_task(self._handle_crash(child))
+
+    async def _handle_crash(self, child: process.Child) -> None:
+        async with self._lock:
+            if self.child is not child:
+                return
+            info = await self._finish_exit(child, expected=False)
+            self._after_exit(info)
+
+    async def _finish_exit(self, child: process.Child, expected: bool) -> ExitInfo:
+        returncode = await child.exited
+        self._cancel("started", "deadline", "healthy", "channel")
+        info = ExitInfo.from_returncode(returncode, self.ctx.clock.time())
+        runtime = self._now() - child.started_mono
+        if self._channel is not None:
+            await self._channel.drain(DRAIN_TIMEOUT)
+            self._channel = None
+        self.child = None
+        self.last_exit = info
+        self.ctx.publish(
+            ProcessExited(
+                info.at, self.name, child.pid, info.exit_code, info.signal, expected, runtime
+            )
+        )
+        return info
+
+    def _after_exit(self, info: ExitInfo) -> None:
+        restart = self.cfg.restart
+        if info.success and (self.cfg.kind == "task" or restart != "always"):
+            self._set_state(
+                StrategyState.EXITED, "completed" if self.cfg.kind == "task" else "exited"
+            )
+            return
+        if not info.success:
+            self.last_error = f"exited unexpectedly ({info.describe()})"
+        if restart == "never":
+            self._set_state(StrategyState.EXITED, f"{info.describe()}; restart = never")
+            return
+        self._after_failure(info.describe())
+
+    def _after_failure(self, reason: str) -> None:
+        """Restart under the policy, or give up."""
+        now = self._now()
+        if self.policy.exhausted(now):
+            giving_up = f"{self.policy.describe_giving_up()} (last: {reason})"
+            self.last_error = giving_up
+            self._set_state(StrategyState.FATAL, giving_up)
+            if self.cfg.fatal_cooldown > 0:
+                self._call_later("cooldown", self.cfg.fatal_cooldown, self._retry_after_cooldown)
+            return
+        delay = self.policy.next_delay(now)
+        self.policy.record_restart(now)
+        self.total_restarts += 1
+        if delay <= 0:
+            self._launch(f"restarted after {reason}", self.checkpoint)
+            return
+        self._next_start_mono = now + delay
+        self._set_state(StrategyState.BACKOFF, f"{reason}; restarting in {delay:.3g} s")
+        self._call_later(
+            "backoff", delay, lambda: self._launch(f"restarted after {reason}", self.checkpoint)
+        )
+
+    def _retry_after_cooldown(self) -> None:
+        if self.state is StrategyState.FATAL:
+            self.policy.reset()
+            self._launch(
+                f"retried after {self.cfg.fatal_cooldown:g} s fatal cool-down", self.checkpoint
+            )
+
+    # ---- stopping ----------------------------------------------------------------------------
+
+    async def _terminate(self, child: process.Child) -> None:
+        """SIGTERM (or the configured signal) to the whole tree, SIGKILL after stop_timeout."""
+        escaped = await asyncio.to_thread(process.descendants_outside_group, child)
+        sig = process.parse_signal(self.cfg.stop_signal)
+        child.signal_group(sig)
+        process.kill_processes(escaped, sig)
+        try:
+            await asyncio.wait_for(asyncio.shield(child.exited), self.cfg.stop_timeout)
+        except TimeoutError:
+            self.ctx.publish(
+                Problem(
+                    self.ctx.clock.time(),
+                    f"did not stop within {self.cfg.stop_timeout:g} s; sending SIGKILL",
+                    self.name,
+                    problem_level="WARNING",
+                )
+            )
+            child.signal_group(signal.SIGKILL)
+            await child.exited
+        child.signal_group(signal.SIGKILL)
+        process.kill_processes(escaped, signal.SIGKILL)
+        stragglers = await asyncio.to_thread(
+            process.find_marked, self.ctx.instance, self.cfg.job_id
+        )
+        process.kill_processes(stragglers, signal.SIGKILL)
+
+    # ---- operator commands -------------------------------------------------------------------
+
+    async def start(self, reason: str = "started by operator", *, fresh: bool = False) -> None:
+        async with self._lock:
+            if self.state.is_active:
+                raise CommandRefused(f"{self.name} is already {self.state}")
+            self.policy.reset()
+            self._launch(reason, None if fresh else self.checkpoint)
+
+    async def stop(self, reason: str = "stopped by operator") -> None:
+        async with self._lock:
+            self._cancel("backoff", "cooldown")
+            self._next_start_mono = None
+            child = self.child
+            if child is None:
+                if self.state is not StrategyState.STOPPED:
+                    self._set_state(StrategyState.STOPPED, reason)
+                return
+            self._expected_exit = True
+            self._set_state(StrategyState.STOPPING, reason)
+            await self._terminate(child)
+            await self._finish_exit(child, expected=True)
+            self._set_state(StrategyState.STOPPED, reason)
+
+    async def restart(self, reason: str = "restarted by operator") -> None:
+        async with self._lock:
+            self._cancel("backoff", "cooldown")
+            child = self.child
+            if child is not None:
+                self._expected_exit = True
+                self._set_state(StrategyState.STOPPING, reason)
+                await self._terminate(child)
+                await self._finish_exit(child, expected=True)
+            self.policy.reset()
+            self._launch(reason, self.checkpoint)
+
+    async def close(self) -> None:
+        """Cancel timers and background tasks (after the process has been stopped)."""
+        self._cancel(*list(self._timers))
+        for task in list(self._pending):
+            task.cancel()
+        for task in list(self._pending):
+            with contextlib.suppress(BaseException):
+                await task
+
+    # ---- views -------------------------------------------------------------------------------
+
+    def snapshot(self) -> StrategySnapshot:
+        now = self._now()
+        child = self.child
+        return StrategySnapshot(
+            name=self.name,
+            job_id=self.cfg.job_id,
+            kind=self.cfg.kind,
+            state=self.state,
+            state_reason=self.state_reason,
+            state_since=self.state_since,
+            pid=child.pid if child else None,
+            uptime=(now - child.started_mono) if child else None,
+            heartbeat_age=(now - self.heartbeat_mono) if self.heartbeat_mono is not None else None,
+            heartbeat_timeout=self.cfg.heartbeat_timeout,
+            heartbeat_message=self.heartbeat_message,
+            progress=self.progress,
+            restarts=self.policy.count(now),
+            total_restarts=self.total_restarts,
+            max_restarts=self.cfg.max_restarts,
+            last_exit_code=self.last_exit.exit_code if self.last_exit else None,
+            last_exit_signal=self.last_exit.signal if self.last_exit else None,
+            last_error=self.last_error,
+            autostart=self.cfg.autostart,
+            next_start_in=(self._next_start_mono - now) if self._next_start_mono else None,
+        )

@@ -1,0 +1,58 @@
+"""Point-in-time views of the engine's state, as plain dataclasses every view can render."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui_monitor.states import StrategyState
+
+
+@dataclass(frozen=True)
+class StrategySnapshot:
+    name: str
+    job_id: str
+    kind: str
+    state: StrategyState
+    state_reason: str
+    state_since: float  # wall clock
+    pid: int | None
+    uptime: float | None  # seconds the current process has been alive
+    heartbeat_age: float | None  # seconds since the last heartbeat (None: none yet)
+    heartbeat_timeout: float
+    heartbeat_message: str | None
+    progress: float | None
+    restarts: int  # within the restart window
+    total_restarts: int
+    max_restarts: int
+    last_exit_code: int | None
+    last_exit_signal: str | None
+    last_error: str | None
+    autostart: bool
+    next_start_in: float | None = None  # seconds until a backoff restart
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["state"] = self.state.value
+        return data
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    version: str
+    pid: int
+    started_at: float  # wall clock
+    uptime: float
+    config_path: str
+    state_dir: str
+    log_dir: str
+    strategies: tuple[StrategySnapshot, ...] = field(default_factory=tuple)
+
+    def strategy(self, name: str) -> StrategySnapshot | None:
+        return next((s for s in self.strategies if s.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in dataclasses.asdict(self).items() if k != "strategies"}
+        data["strategies"] = [s.to_dict() for s in self.strategies]
+        return data
