@@ -688,3 +688,19 @@ def test_strategy_config_default_restart_follows_kind(tmp_path: Path) -> None:
     assert task.restart == "on-failure"
     service = StrategyConfig(name="s", command=("true",), cwd=tmp_path, env={})
     assert service.restart == "always"
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_CASES)
+def test_bad_configuration_exits_2_and_starts_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    """Through the command itself: exit 2, the exact message, no traceback, nothing created."""
+    from tui_monitor.cli import main
+
+    Path(NAME).write_text(text)
+    code = main(["run", "--no-ui"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{NAME}: {expected.replace('<DIR>', str(workdir.resolve()))}" in err.splitlines()
+    assert "Traceback" not in err
+    assert not (workdir / "state").exists() and not (workdir / "logs").exists()

@@ -44,7 +44,7 @@ class Batch:
 
 class ChannelHandler(Protocol):
     def on_batch(self, batch: Batch) -> None: ...
-    async def on_durable(self, ids: list[Any]) -> None: ...
+    async def on_durable(self, ids: list[Any]) -> bool: ...
     def on_request(self, request: dict[str, Any]) -> dict[str, Any]: ...
     def on_channel_closed(self) -> None: ...
 
@@ -165,9 +165,12 @@ class StrategyChannel:
         if batch.heartbeat or batch.has_checkpoint or batch.errors:
             self._handler.on_batch(batch)
         if batch.durable_ids:
-            await self._handler.on_durable(batch.durable_ids)
+            saved = await self._handler.on_durable(batch.durable_ids)
             for ident in batch.durable_ids:
-                self._send({"op": "ack", "id": ident})
+                if saved:
+                    self._send({"op": "ack", "id": ident})
+                else:
+                    self._send({"op": "error", "id": ident, "message": "checkpoint not saved"})
         for request in batch.requests:
             if request.get("op") == "nack":
                 self._send({"op": "error", "id": request.get("id"), "message": "bad checkpoint"})

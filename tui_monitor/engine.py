@@ -1,4 +1,5 @@
-"""The supervision engine: all runners on one asyncio loop, a snapshot, an event stream, commands.
+"""The supervision engine: all runners on one asyncio loop, jobs, history, a snapshot, an event
+stream and commands.
 
 Plain asyncio. It must never import Textual or Rich (a test proves it), so headless mode and the
 command line do not pay for them, and every view — TUI, CLI, HTTP — goes through this interface.
@@ -11,16 +12,20 @@ import os
 import signal
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from tui_monitor import __version__, process
 from tui_monitor.clock import Clock, SystemClock
 from tui_monitor.config import Config
 from tui_monitor.context import EngineContext
-from tui_monitor.errors import UnknownName
+from tui_monitor.errors import CommandRefused, UnknownName
 from tui_monitor.eventbus import EventBus, Subscription
-from tui_monitor.events import SupervisorEvent
+from tui_monitor.events import Event, Problem, ProcessExited, SupervisorEvent
+from tui_monitor.history import History
+from tui_monitor.jobs import RESUMABLE, JobRecord, JobStatus
+from tui_monitor.jobstore import JobStore
 from tui_monitor.runner import StrategyRunner
-from tui_monitor.snapshot import EngineSnapshot
+from tui_monitor.snapshot import EngineSnapshot, JobSnapshot
 
 
 class Engine:
@@ -36,17 +41,18 @@ class Engine:
         self.bus = EventBus()
         self.instance = uuid.uuid4().hex
         self._subreaper = subreaper and process.become_subreaper()
+        m = config.monitor
         self.ctx = EngineContext(
             bus=self.bus,
             instance=self.instance,
-            state_dir=config.monitor.state_dir,
-            log_dir=config.monitor.log_dir,
+            state_dir=m.state_dir,
+            log_dir=m.log_dir,
             clock=self.clock,
             on_child_exit=process.reap_orphans if self._subreaper else None,
         )
-        self.runners: dict[str, StrategyRunner] = {
-            name: StrategyRunner(cfg, self.ctx) for name, cfg in config.strategies.items()
-        }
+        self.store = JobStore(m.state_dir, self.ctx)
+        self.history = History(m.state_dir / "history", m.history_limit, self._history_problem)
+        self.runners: dict[str, StrategyRunner] = {}
         self.started_at = self.clock.time()
         self._started_mono = self.clock.monotonic()
         self._running = False
@@ -54,30 +60,54 @@ class Engine:
     # ---- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the folders and start every autostart strategy."""
+        """Load the jobs (ending what a dead supervisor left), then start or resume strategies."""
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(self._loop_exception)
         for folder in (self.config.monitor.state_dir, self.config.monitor.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
         if self._subreaper:
             loop.add_signal_handler(signal.SIGCHLD, process.reap_orphans)
+        self.history.start()
+        self.bus.add_listener(self._record_history)
         self._running = True
         self.publish_note(f"supervisor {__version__} started (pid {os.getpid()})")
+        interrupted = await asyncio.to_thread(self.store.load)
+        await self.store.save_loaded()
+        self.runners = {
+            name: StrategyRunner(cfg, self.ctx, self.store)
+            for name, cfg in self.config.strategies.items()
+        }
+        was_interrupted = {r.strategy for r in interrupted}
         for runner in self.runners.values():
             if runner.cfg.autostart:
-                await runner.start("autostart")
+                await self._autostart(runner, runner.name in was_interrupted)
+
+    async def _autostart(self, runner: StrategyRunner, interrupted: bool) -> None:
+        job = runner.job
+        if job is None:
+            await runner.start("autostart")
+            return
+        status = job.record.status
+        if status is JobStatus.INTERRUPTED:
+            why = "the supervisor died" if interrupted else "the supervisor was stopped"
+            await runner.start(f"resumed after {why}")
+        else:
+            self.publish_note(f"{runner.name}: job {status}; not started (resume it to go on)")
 
     async def shutdown(self, reason: str = "supervisor shutting down") -> None:
-        """Stop every strategy gracefully, in parallel, then release everything."""
+        """Stop every strategy gracefully, in parallel; their jobs become `interrupted`."""
         if not self._running:
             return
         self._running = False
         self.publish_note(f"stopping {len(self.runners)} strategies: {reason}")
         await asyncio.gather(
-            *(r.stop(reason) for r in self.runners.values()), return_exceptions=True
+            *(r.stop(reason, job_status=JobStatus.INTERRUPTED) for r in self.runners.values()),
+            return_exceptions=True,
         )
         await asyncio.gather(*(r.close() for r in self.runners.values()), return_exceptions=True)
+        await self.store.flush_all()
         self.publish_note("supervisor stopped")
+        await self.history.close()
         if self._subreaper:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGCHLD)
         self.bus.close()
@@ -85,12 +115,26 @@ class Engine:
     def publish_note(self, message: str) -> None:
         self.bus.publish(SupervisorEvent(self.clock.time(), message))
 
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
         if isinstance(exc, BaseException):
             self.ctx.report_exception(context.get("message", "event loop"), exc)
         else:
             self.publish_note(f"event loop: {context.get('message')}")
+
+    # ---- history -----------------------------------------------------------------------------
+
+    def _history_problem(self, message: str) -> None:
+        self.bus.publish(Problem(self.clock.time(), message, problem_level="WARNING"))
+
+    def _record_history(self, event: Event) -> None:
+        self.history.add("events", event.to_dict())
+        if isinstance(event, ProcessExited):
+            job = self.store.get(event.strategy)
+            run = event.to_dict()
+            run["job_id"] = job.record.job_id if job else None
+            run["checkpoint"] = job.record.checkpoint if job else None
+            self.history.add("runs", run)
 
     # ---- queries -----------------------------------------------------------------------------
 
@@ -105,7 +149,40 @@ class Engine:
             state_dir=str(m.state_dir),
             log_dir=str(m.log_dir),
             strategies=tuple(r.snapshot() for r in self.runners.values()),
+            jobs=tuple(self._job_snapshot(j.record) for j in self.store.jobs.values()),
+            job_counts=self.store.counts(),
         )
+
+    def _job_snapshot(self, record: JobRecord) -> JobSnapshot:
+        why_not = self._why_not_resumable(record)
+        return JobSnapshot(
+            job_id=record.job_id,
+            strategy=record.strategy,
+            status=record.status.value,
+            progress=record.progress,
+            restart_count=record.restart_count,
+            runs=record.runs,
+            pid=record.pid,
+            started_at=record.started_at,
+            updated_at=record.updated_at,
+            checkpoint_at=record.checkpoint_at,
+            has_checkpoint=record.checkpoint is not None,
+            last_error=record.last_error,
+            resumable=why_not is None,
+            not_resumable_because=why_not,
+        )
+
+    def _why_not_resumable(self, record: JobRecord) -> str | None:
+        runner = self.runners.get(record.strategy)
+        if runner is None:
+            return f"strategy {record.strategy!r} is not in the configuration"
+        if runner.state.is_active or record.status is JobStatus.RUNNING:
+            return "it is running"
+        if record.status is JobStatus.COMPLETED:
+            return "it is completed (start it fresh to run it again)"
+        if record.status not in RESUMABLE:
+            return f"it is {record.status}"
+        return None
 
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
         return self.bus.subscribe(maxsize)
@@ -116,16 +193,44 @@ class Engine:
         except KeyError:
             raise UnknownName("strategy", name, self.runners) from None
 
+    async def recent_runs(self, strategy: str | None = None, limit: int = 50) -> list[dict]:
+        match = (lambda d: d.get("strategy") == strategy) if strategy else None
+        return await self.history.recent("runs", limit, match)
+
+    async def recent_events(self, strategy: str | None = None, limit: int = 100) -> list[dict]:
+        match = (lambda d: d.get("strategy") == strategy) if strategy else None
+        return await self.history.recent("events", limit, match)
+
     # ---- commands ----------------------------------------------------------------------------
 
     async def start_strategy(self, name: str, *, fresh: bool = False) -> None:
-        await self.runner(name).start(fresh=fresh)
+        """Start a strategy: its job goes on from its checkpoint, except a completed job (or when
+        `fresh`), which starts a new one."""
+        runner = self.runner(name)
+        job = runner.job
+        completed = job is not None and job.record.status is JobStatus.COMPLETED
+        await runner.start("started by operator", fresh=fresh or completed)
 
     async def stop_strategy(self, name: str) -> None:
         await self.runner(name).stop()
 
     async def restart_strategy(self, name: str) -> None:
         await self.runner(name).restart()
+
+    async def resume(self, job_id: str, *, fresh: bool = False) -> None:
+        """Resume a paused, interrupted or failed job from its last checkpoint."""
+        job = self.store.jobs.get(job_id)
+        if job is None:
+            raise UnknownName("job", job_id, self.store.jobs)
+        record = job.record
+        if record.strategy not in self.runners:
+            raise CommandRefused(f"cannot resume {job_id}: {self._why_not_resumable(record)}")
+        why_not = self._why_not_resumable(record)
+        if why_not is not None and not (fresh and record.status is JobStatus.COMPLETED):
+            raise CommandRefused(f"cannot resume {job_id}: {why_not}")
+        runner = self.runners[record.strategy]
+        reason = "started fresh by operator" if fresh else f"resumed by operator ({record.status})"
+        await runner.start(reason, fresh=fresh)
 
     @property
     def names(self) -> Iterable[str]:

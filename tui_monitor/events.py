@@ -69,6 +69,8 @@ class ProcessExited(Event):
     signal: str | None = None
     expected: bool = False
     runtime: float = 0.0
+    reason: str = ""
+    started_at: float = 0.0
     kind: ClassVar[str] = "exit"
 
     def event_level(self) -> str:

@@ -20,6 +20,8 @@ from tui_monitor.config import StrategyConfig
 from tui_monitor.context import EngineContext
 from tui_monitor.errors import CommandRefused
 from tui_monitor.events import ExitInfo, HeartbeatMissed, Problem, ProcessExited, StateChanged
+from tui_monitor.jobs import JobFile, JobStatus
+from tui_monitor.jobstore import JobStore
 from tui_monitor.policy import PolicySettings, RestartPolicy
 from tui_monitor.snapshot import StrategySnapshot
 from tui_monitor.states import StrategyState
@@ -44,9 +46,11 @@ def policy_settings(cfg: StrategyConfig) -> PolicySettings:
 
 
 class StrategyRunner:
-    def __init__(self, cfg: StrategyConfig, ctx: EngineContext) -> None:
+    def __init__(self, cfg: StrategyConfig, ctx: EngineContext, store: JobStore) -> None:
         self.cfg = cfg
         self.ctx = ctx
+        self.store = store
+        self.job: JobFile | None = store.get(cfg.name)
         self.state = StrategyState.STOPPED
         self.state_reason = "not started"
         self.state_since = ctx.clock.time()
@@ -58,7 +62,8 @@ class StrategyRunner:
         self.heartbeat_mono: float | None = None
         self.heartbeat_message: str | None = None
         self.progress: float | None = None
-        self.checkpoint: dict[str, Any] | None = None
+        self.checkpoint: dict[str, Any] | None = self.job.record.checkpoint if self.job else None
+        self._stopped_as = JobStatus.PAUSED  # what an operator stop makes of the job
         self._resume: dict[str, Any] | None = None  # what this run was handed at start
         self._channel: StrategyChannel | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -66,8 +71,7 @@ class StrategyRunner:
         self._lock = asyncio.Lock()
         self._expected_exit = False
         self._pending: set[asyncio.Task[Any]] = set()
-        #: Called with (checkpoint, durable) whenever a new checkpoint arrives (job store hook).
-        self.on_checkpoint: Callable[[dict[str, Any], bool], Any] | None = None
+        self._exit_reason = ""
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -80,7 +84,34 @@ class StrategyRunner:
         self.state, self.state_reason = new, reason
         self.state_since = self.ctx.clock.time()
         pid = self.child.pid if self.child else None
+        self._sync_job()
         self.ctx.publish(StateChanged(self.state_since, self.name, old, new, reason, pid))
+
+    def _job_status(self) -> JobStatus:
+        state = self.state
+        if state is StrategyState.FATAL:
+            return JobStatus.FAILED
+        if state is StrategyState.EXITED:
+            ok = self.last_exit is not None and self.last_exit.success
+            return JobStatus.COMPLETED if ok else JobStatus.FAILED
+        if state is StrategyState.STOPPED:
+            return self._stopped_as
+        return JobStatus.RUNNING
+
+    def _sync_job(self) -> None:
+        """Mirror the runner into its job record and have it written at once."""
+        job = self.job
+        if job is None:
+            return
+        record = job.record
+        record.status = self._job_status()
+        record.last_error = self.last_error
+        record.restart_count = self.policy.count(self._now())
+        record.progress = self.progress
+        record.updated_at = self.ctx.clock.time()
+        if self.child is None:
+            record.pid = record.pid_create_time = None
+        job.changed(urgent=True)
 
     def _now(self) -> float:
         return self.ctx.clock.monotonic()
@@ -155,6 +186,14 @@ class StrategyRunner:
             os.close(log_fd)
         channel.attach()
         self.child, self._channel, self._resume = child, channel, resume
+        if self.job is None:
+            self.job = self.store.new(self.name)
+        record = self.job.record
+        record.pid, record.pid_create_time = child.pid, child.create_time
+        record.supervisor_instance = self.ctx.instance
+        record.started_at = self.ctx.clock.time()
+        record.runs += 1
+        self._exit_reason = ""
         self.heartbeat_mono = None
         self.heartbeat_message = None
         self._expected_exit = False
@@ -195,10 +234,15 @@ class StrategyRunner:
                 self.progress = batch.heartbeat.progress
             if self.state is StrategyState.STARTING:
                 self._mark_running("first heartbeat")
-        if batch.has_checkpoint:
-            self.checkpoint = batch.checkpoint
-            if self.on_checkpoint is not None and batch.checkpoint is not None:
-                self.on_checkpoint(batch.checkpoint, False)
+        if self.job is not None and (batch.has_checkpoint or batch.heartbeat is not None):
+            record = self.job.record
+            if batch.has_checkpoint:
+                self.checkpoint = record.checkpoint = batch.checkpoint
+                record.checkpoint_at = self.ctx.clock.time()
+            if record.progress != self.progress or batch.has_checkpoint:
+                record.progress = self.progress
+                record.updated_at = self.ctx.clock.time()
+                self.job.changed()
         for error in batch.errors:
             self.ctx.publish(
                 Problem(
@@ -206,12 +250,11 @@ class StrategyRunner:
                 )
             )
 
-    async def on_durable(self, ids: list[Any]) -> None:
-        """Acknowledge durable checkpoints only once they are on disk (job store, when present)."""
-        if self.on_checkpoint is not None and self.checkpoint is not None:
-            result = self.on_checkpoint(self.checkpoint, True)
-            if asyncio.iscoroutine(result):
-                await result
+    async def on_durable(self, ids: list[Any]) -> bool:
+        """Durable checkpoints are acknowledged only once they are on disk."""
+        if self.job is None:
+            return False
+        return await self.job.wait_written(self.job.changed(urgent=True))
 
     def on_request(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("op") == "resume_state":
@@ -256,6 +299,7 @@ class StrategyRunner:
             if self.child is not child:
                 return
             self._expected_exit = True
+            self._exit_reason = reason
             self._set_state(StrategyState.STOPPING, reason)
             await self._terminate(child)
             await self._finish_exit(child, expected=True)
@@ -286,9 +330,20 @@ class StrategyRunner:
             self._channel = None
         self.child = None
         self.last_exit = info
+        if self.job is not None:
+            await self.job.flush()  # the newest checkpoint is on disk before anything goes on
+        reason = self._exit_reason or ("exited" if info.success else "crashed")
         self.ctx.publish(
             ProcessExited(
-                info.at, self.name, child.pid, info.exit_code, info.signal, expected, runtime
+                info.at,
+                self.name,
+                child.pid,
+                info.exit_code,
+                info.signal,
+                expected,
+                runtime,
+                reason,
+                self.ctx.clock.time() - runtime,
             )
         )
         return info
@@ -367,14 +422,25 @@ class StrategyRunner:
     # ---- operator commands -------------------------------------------------------------------
 
     async def start(self, reason: str = "started by operator", *, fresh: bool = False) -> None:
+        """Start (or resume) the job; `fresh` begins a new job without the old checkpoint."""
         async with self._lock:
             if self.state.is_active:
                 raise CommandRefused(f"{self.name} is already {self.state}")
+            if fresh or self.job is None:
+                self.job = self.store.new(self.name)
+                self.checkpoint = None
+                self.progress = None
             self.policy.reset()
-            self._launch(reason, None if fresh else self.checkpoint)
+            self.last_error = None
+            self._launch(reason, self.checkpoint)
 
-    async def stop(self, reason: str = "stopped by operator") -> None:
+    async def stop(
+        self, reason: str = "stopped by operator", *, job_status: JobStatus = JobStatus.PAUSED
+    ) -> None:
+        """Stop the process tree. The job becomes `paused` (an operator stop) or `interrupted`
+        (the supervisor shutting down: resumed automatically at the next start)."""
         async with self._lock:
+            self._stopped_as = job_status
             self._cancel("backoff", "cooldown")
             self._next_start_mono = None
             child = self.child
@@ -383,6 +449,7 @@ class StrategyRunner:
                     self._set_state(StrategyState.STOPPED, reason)
                 return
             self._expected_exit = True
+            self._exit_reason = reason
             self._set_state(StrategyState.STOPPING, reason)
             await self._terminate(child)
             await self._finish_exit(child, expected=True)
@@ -394,6 +461,7 @@ class StrategyRunner:
             child = self.child
             if child is not None:
                 self._expected_exit = True
+                self._exit_reason = reason
                 self._set_state(StrategyState.STOPPING, reason)
                 await self._terminate(child)
                 await self._finish_exit(child, expected=True)

@@ -39,6 +39,27 @@ class StrategySnapshot:
 
 
 @dataclass(frozen=True)
+class JobSnapshot:
+    job_id: str
+    strategy: str
+    status: str
+    progress: float | None
+    restart_count: int
+    runs: int
+    pid: int | None
+    started_at: float | None
+    updated_at: float
+    checkpoint_at: float | None
+    has_checkpoint: bool
+    last_error: str | None
+    resumable: bool
+    not_resumable_because: str | None  # the reason a Resume button is disabled
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class EngineSnapshot:
     version: str
     pid: int
@@ -48,11 +69,19 @@ class EngineSnapshot:
     state_dir: str
     log_dir: str
     strategies: tuple[StrategySnapshot, ...] = field(default_factory=tuple)
+    jobs: tuple[JobSnapshot, ...] = field(default_factory=tuple)
+    job_counts: dict[str, int] = field(default_factory=dict)
 
     def strategy(self, name: str) -> StrategySnapshot | None:
         return next((s for s in self.strategies if s.name == name), None)
 
+    def job(self, job_id: str) -> JobSnapshot | None:
+        return next((j for j in self.jobs if j.job_id == job_id), None)
+
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in dataclasses.asdict(self).items() if k != "strategies"}
+        data = {
+            k: v for k, v in dataclasses.asdict(self).items() if k not in ("strategies", "jobs")
+        }
         data["strategies"] = [s.to_dict() for s in self.strategies]
+        data["jobs"] = [j.to_dict() for j in self.jobs]
         return data
