@@ -454,6 +454,8 @@ class StrategyRunner:
             await self._terminate(child)
             await self._finish_exit(child, expected=True)
             self._set_state(StrategyState.STOPPED, reason)
+            if self.job is not None:
+                await self.job.flush()  # `paused`/`interrupted` is on disk when stop returns
 
     async def restart(self, reason: str = "restarted by operator") -> None:
         async with self._lock:

@@ -1,0 +1,114 @@
+"""Promise 1 under attack: SIGKILL the supervisor at random moments while a strategy checkpoints
+as fast as it can. Every round: the state file parses, holds a checkpoint the strategy really
+wrote and no older than its last durable one, no strategy process lives on, and the next
+supervisor resumes the job with exactly that checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import PYTHON, ROOT, alive, script, wait_for_sync, write_config
+from tui_monitor.jobs import JobFileError, read_job_file
+
+STRATEGY = """
+    import json, os, time
+    from tui_monitor import client
+    state = client.resume_state()
+    with open({seen!r}, "a") as f:
+        f.write(json.dumps(state) + "\\n")
+        f.flush(); os.fsync(f.fileno())
+    n = (state or {{"n": 0}})["n"]
+    while True:
+        n += 1
+        durable = n % 25 == 0
+        ok = client.checkpoint({{"n": n, "check": n * 7 + 3, "pad": "x" * 200}}, durable=durable)
+        if durable and ok:
+            with open({durable!r}, "a") as f:
+                f.write(f"{{n}}\\n")
+                f.flush(); os.fsync(f.fileno())
+        if n % 50 == 0:
+            client.heartbeat(f"n={{n}}")
+"""
+
+ROUNDS_PER_TEST = 6  # x 4 tests = 24 rounds
+
+
+def last_line(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    lines = path.read_text().splitlines()
+    return lines[-1] if lines else None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_sigkill_rounds(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    seen, durable = tmp_path / "seen.jsonl", tmp_path / "durable.txt"
+    cmd = script(tmp_path, "cp", STRATEGY.format(seen=str(seen), durable=str(durable)))
+    config = write_config(
+        tmp_path, {"cp": {"command": cmd, "heartbeat_timeout": 0, "start_seconds": 0.05}}
+    )
+    state_file = tmp_path / "state" / "strategy_cp.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    expected_resume: dict | None = None
+    resumes_checked = 0
+    best = 0
+    for _ in range(ROUNDS_PER_TEST):
+        resumed_before = len(seen.read_text().splitlines()) if seen.exists() else 0
+        sup = subprocess.Popen(
+            [PYTHON, "-m", "tui_monitor", "run", "--no-ui", "--config", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        family: list[int] = []
+        try:
+            # Kill at a random moment: during start-up, or in the middle of a checkpoint storm.
+            deadline = time.monotonic() + rng.uniform(0.05, 1.0)
+            while time.monotonic() < deadline:
+                try:
+                    family = [p.pid for p in psutil.Process(sup.pid).children(recursive=True)]
+                except psutil.Error:
+                    break
+                time.sleep(0.02)
+            sup.send_signal(signal.SIGKILL)
+            sup.wait(timeout=5)
+        finally:
+            if sup.poll() is None:
+                sup.kill()
+                sup.wait()
+        # No strategy process runs on unsupervised.
+        wait_for_sync(lambda fam=family: not any(alive(p) for p in fam), timeout=5)
+        # The resume of this round (if its strategy got that far) got the previous checkpoint.
+        lines = seen.read_text().splitlines() if seen.exists() else []
+        if len(lines) > resumed_before:
+            assert json.loads(lines[resumed_before]) == expected_resume
+            resumes_checked += 1
+        if not state_file.exists():
+            continue  # killed before the job was first written: nothing to check yet
+        try:
+            record = read_job_file(state_file)
+        except JobFileError as err:  # pragma: no cover - the failure this test exists to catch
+            pytest.fail(f"state file torn after SIGKILL: {err}")
+        checkpoint = record.checkpoint
+        last_durable = last_line(durable)
+        if checkpoint is not None:
+            assert checkpoint["check"] == checkpoint["n"] * 7 + 3  # one the strategy wrote
+            best = max(best, checkpoint["n"])
+            if last_durable is not None:
+                assert checkpoint["n"] >= int(last_durable)
+        else:
+            assert last_durable is None
+        expected_resume = checkpoint
+    assert resumes_checked >= 1
+    assert best > 25  # the storm really ran, past durable checkpoints
+    assert not list((tmp_path / "state").glob("*.corrupt-*"))
