@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from tui_monitor import __version__, process
+from tui_monitor import __version__, applog, process
 from tui_monitor.clock import Clock, SystemClock
 from tui_monitor.config import Config
 from tui_monitor.context import EngineContext
@@ -35,7 +35,10 @@ class Engine:
         *,
         clock: Clock | None = None,
         subreaper: bool = False,
+        console: bool = False,
     ) -> None:
+        """`subreaper`: adopt orphaned descendants (the real supervisor, not embedded tests).
+        `console`: also log to stderr (headless mode; never while a dashboard is on screen)."""
         self.config = config
         self.clock = clock or SystemClock()
         self.bus = EventBus()
@@ -53,6 +56,8 @@ class Engine:
         self.store = JobStore(m.state_dir, self.ctx)
         self.history = History(m.state_dir / "history", m.history_limit, self._history_problem)
         self.runners: dict[str, StrategyRunner] = {}
+        self.applog = applog.AppLog()
+        self._console = console
         self.started_at = self.clock.time()
         self._started_mono = self.clock.monotonic()
         self._running = False
@@ -63,11 +68,18 @@ class Engine:
         """Load the jobs (ending what a dead supervisor left), then start or resume strategies."""
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(self._loop_exception)
-        for folder in (self.config.monitor.state_dir, self.config.monitor.log_dir):
+        m = self.config.monitor
+        for folder in (m.state_dir, m.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        self.applog.open(m.log_dir, m.app_log_max_bytes, m.app_log_backups, self._console)
+        self.bus.add_listener(applog.log_event)
+        applog.install_exception_hooks(
+            lambda where, exc: loop.call_soon_threadsafe(self.ctx.report_exception, where, exc)
+        )
         if self._subreaper:
             loop.add_signal_handler(signal.SIGCHLD, process.reap_orphans)
         self.history.start()
+        self.applog.connect_history(self.history.add)
         self.bus.add_listener(self._record_history)
         self._running = True
         self.publish_note(f"supervisor {__version__} started (pid {os.getpid()})")
@@ -111,6 +123,7 @@ class Engine:
         if self._subreaper:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGCHLD)
         self.bus.close()
+        self.applog.close()
 
     def publish_note(self, message: str) -> None:
         self.bus.publish(SupervisorEvent(self.clock.time(), message))
