@@ -42,6 +42,10 @@ STRATEGY = """
 ROUNDS_PER_TEST = 6  # x 4 tests = 24 rounds
 
 
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
 def last_line(path: Path) -> str | None:
     if not path.exists():
         return None
@@ -62,8 +66,8 @@ def test_sigkill_rounds(tmp_path: Path, seed: int) -> None:
     expected_resume: dict | None = None
     resumes_checked = 0
     best = 0
-    for _ in range(ROUNDS_PER_TEST):
-        resumed_before = len(seen.read_text().splitlines()) if seen.exists() else 0
+    for round_no in range(ROUNDS_PER_TEST):
+        resumed_before = _lines(seen)
         sup = subprocess.Popen(
             [PYTHON, "-m", "tui_monitor", "run", "--no-ui", "--config", str(config)],
             env=env,
@@ -72,8 +76,13 @@ def test_sigkill_rounds(tmp_path: Path, seed: int) -> None:
         )
         family: list[int] = []
         try:
-            # Kill at a random moment: during start-up, or in the middle of a checkpoint storm.
-            deadline = time.monotonic() + rng.uniform(0.05, 1.0)
+            # Kill at a random moment: in even rounds anywhere from start-up on; in odd rounds
+            # once the strategy has been resumed, in the middle of its checkpoint storm.
+            if round_no % 2:
+                wait_for_sync(lambda before=resumed_before: _lines(seen) > before, timeout=10)
+                deadline = time.monotonic() + rng.uniform(0.0, 0.4)
+            else:
+                deadline = time.monotonic() + rng.uniform(0.05, 1.0)
             while time.monotonic() < deadline:
                 try:
                     family = [p.pid for p in psutil.Process(sup.pid).children(recursive=True)]
@@ -109,6 +118,6 @@ def test_sigkill_rounds(tmp_path: Path, seed: int) -> None:
         else:
             assert last_durable is None
         expected_resume = checkpoint
-    assert resumes_checked >= 1
+    assert resumes_checked >= ROUNDS_PER_TEST // 2
     assert best > 25  # the storm really ran, past durable checkpoints
     assert not list((tmp_path / "state").glob("*.corrupt-*"))

