@@ -662,9 +662,36 @@ def test_unbracketed_ipv6_is_rejected(workdir: Path) -> None:
     assert line.startswith(f"{NAME}: monitor.http: IPv6 hosts need brackets")
 
 
-def test_alerts_tables_are_kept_raw(workdir: Path) -> None:
-    config = load('[[alerts]]\nkind = "email"\nto = "ops@example.com"\n\n[[alerts]]\nx = 1\n')
-    assert config.alerts == ({"kind": "email", "to": "ops@example.com"}, {"x": 1})
+def test_alert_rules_are_parsed(workdir: Path) -> None:
+    config = load(
+        strategy()
+        + '[[alerts]]\non = ["fatal", "heartbeat_missed"]\nwebhook = "https://hooks.example/x"\n'
+        + f'\n[[alerts]]\nname = "page"\non = ["unhealthy"]\ncommand = [{PY}, "-c", "pass"]\n'
+        + 'strategies = ["alpha"]\nmin_interval = 0\nretries = 0\ntimeout = 2\n'
+    )
+    first, second = config.alerts
+    assert first.name == "alert-1" and first.on == ("fatal", "heartbeat_missed")
+    assert first.webhook == "https://hooks.example/x" and first.min_interval == 300
+    assert second.command == (sys.executable, "-c", "pass") and second.strategies == ("alpha",)
+    assert (second.min_interval, second.retries, second.timeout) == (0, 0, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[[alerts]]\nwebhook = "https://x"\n', "alerts[0].on: required key missing"),
+        ('[[alerts]]\non = ["fatl"]\nwebhook = "https://x"\n', 'did you mean "fatal"?'),
+        ('[[alerts]]\non = ["fatal"]\n', "alerts[0].on: an alert needs a command or a webhook"),
+        ('[[alerts]]\non = ["fatal"]\nwebhook = "ftp://x"\n', "expected an http:// or https://"),
+        (
+            '[[alerts]]\non = ["fatal"]\nwebhook = "https://x"\nstrategies = ["nope"]\n',
+            'alerts[0].strategies[0]: unknown strategy "nope"',
+        ),
+        ('[[alerts]]\non = ["fatal"]\nwebhook = "https://x"\nkind = 1\n', "alerts[0].kind"),
+    ],
+)
+def test_bad_alert_rules(workdir: Path, text: str, expected: str) -> None:
+    assert any(expected in line for line in problems(text))
 
 
 def test_parse_config_uses_the_given_path(tmp_path: Path) -> None:

@@ -112,13 +112,27 @@ class StrategyConfig:
 
 
 @dataclass(frozen=True)
+class AlertRule:
+    """One [[alerts]] rule: on these events, run a command and/or POST JSON to a webhook."""
+
+    name: str
+    on: tuple[str, ...]
+    strategies: tuple[str, ...] = ()  # empty: every strategy
+    command: tuple[str, ...] | None = None
+    webhook: str | None = None
+    min_interval: float = 300.0  # seconds between two firings of this rule
+    retries: int = 3
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole validated configuration file."""
 
     path: Path
     monitor: MonitorConfig
     strategies: dict[str, StrategyConfig]
-    alerts: tuple[dict[str, Any], ...] = ()
+    alerts: tuple[AlertRule, ...] = ()
 
 
 # --------------------------------------------------------------------------- public entry points
@@ -433,7 +447,7 @@ def _parse(text: str, path: Path, display: str) -> Config:
 
     monitor = _monitor(root, base)
     strategies = _strategies(root, base)
-    alerts = _alerts(root)
+    alerts = _alerts(root, strategies)
 
     if root.failed:
         raise ConfigError(root.lines())
@@ -672,17 +686,98 @@ def _program_problem(program: str, cwd: Path | None, env: dict[str, str]) -> str
     return None
 
 
-def _alerts(root: _Section) -> tuple[dict[str, Any], ...]:
+ALERT_EVENTS = (
+    "fatal",
+    "heartbeat_missed",
+    "restart",
+    "degraded",
+    "unhealthy",
+    "recovered",
+    "job_failed",
+    "memory",
+    "disk",
+)
+_ALERT_KEYS = (
+    "name",
+    "on",
+    "strategies",
+    "command",
+    "webhook",
+    "min_interval",
+    "retries",
+    "timeout",
+)
+
+
+def _alerts(root: _Section, strategies: dict[str, StrategyConfig]) -> tuple[AlertRule, ...]:
     raw = root.get("alerts")
     if raw is _MISSING:
         return ()
     if not isinstance(raw, list):
         root.problem("alerts", f"expected an array of tables ([[alerts]]), got {_show(raw)}")
         return ()
-    alerts: list[dict[str, Any]] = []
+    rules: list[AlertRule] = []
     for index, item in enumerate(raw):
-        if isinstance(item, dict):
-            alerts.append(dict(item))
-        else:
+        if not isinstance(item, dict):
             root.problem("alerts", f"expected a table, got {_show(item)}", f"[{index}]")
-    return tuple(alerts)
+            continue
+        sec = _Section(root.display, item, f"alerts[{index}]", _ALERT_KEYS)
+        rule = _alert(sec, index, strategies)
+        root.add_lines("alerts", sec.lines())
+        if rule is not None and not sec.failed:
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _alert(sec: _Section, index: int, strategies: dict[str, StrategyConfig]) -> AlertRule | None:
+    values: dict[str, Any] = {"name": f"alert-{index + 1}"}
+    name = sec.get("name")
+    if name is not _MISSING:
+        if isinstance(name, str) and name:
+            values["name"] = name
+        else:
+            sec.problem("name", f"expected a non-empty string, got {_show(name)}")
+    on = sec.get("on")
+    if on is _MISSING:
+        sec.problem("on", f"required key missing: a list of events ({', '.join(ALERT_EVENTS)})")
+    elif not isinstance(on, list) or not on:
+        sec.problem("on", f"expected a non-empty list of event names, got {_show(on)}")
+    else:
+        for i, event in enumerate(on):
+            if event not in ALERT_EVENTS:
+                sec.problem(
+                    "on",
+                    f"unknown event {_show(event)}" + _suggest(str(event), ALERT_EVENTS)
+                    if isinstance(event, str)
+                    else f"expected an event name, got {_show(event)}",
+                    f"[{i}]",
+                )
+        values["on"] = tuple(str(e) for e in on)
+    names = sec.get("strategies")
+    if names is not _MISSING:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            sec.problem("strategies", f"expected a list of strategy names, got {_show(names)}")
+        else:
+            for i, n in enumerate(names):
+                if n not in strategies:
+                    sec.problem("strategies", f"unknown strategy {_show(n)}", f"[{i}]")
+            values["strategies"] = tuple(names)
+    if sec.get("command") is not _MISSING:
+        argv = _command(sec, None, {}, shell=False)
+        if argv is not None:
+            values["command"] = argv
+    webhook = sec.get("webhook")
+    if webhook is not _MISSING:
+        if not isinstance(webhook, str) or not webhook.startswith(("http://", "https://")):
+            sec.problem("webhook", f"expected an http:// or https:// URL, got {_show(webhook)}")
+        else:
+            values["webhook"] = webhook
+    if command_missing := (sec.get("command") is _MISSING and webhook is _MISSING):
+        sec.problem("on", "an alert needs a command or a webhook (or both)")
+    del command_missing
+    sec.take("min_interval", _SECONDS, values)
+    sec.take("retries", _COUNT, values)
+    sec.take("timeout", _SECONDS_POSITIVE, values)
+    if sec.failed or "on" not in values:
+        return None
+    return AlertRule(**values)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tui_monitor import __version__, applog, process
+from tui_monitor.alerts import Alerter
 from tui_monitor.clock import Clock, SystemClock
 from tui_monitor.config import Config
 from tui_monitor.context import EngineContext
@@ -26,6 +27,8 @@ from tui_monitor.history import History
 from tui_monitor.jobs import RESUMABLE, JobRecord, JobStatus
 from tui_monitor.jobstore import JobStore
 from tui_monitor.lock import StateLock
+from tui_monitor.metrics import HistoryPoint, MetricsSample
+from tui_monitor.monitoring import MetricsLoop, resource_reasons
 from tui_monitor.runner import StrategyRunner
 from tui_monitor.snapshot import EngineSnapshot, JobSnapshot
 
@@ -62,6 +65,9 @@ class Engine:
         self.lock = StateLock(m.state_dir)
         self.storm = RestartStorm(m.restart_storm, m.restart_storm_window)
         self.bus.add_listener(self.storm)
+        self.monitoring = MetricsLoop(m, self._process_roots, self._on_metrics)
+        self.alerter = Alerter(config.alerts, m.log_dir, self._alert_problem)
+        self.bus.add_listener(self.alerter.on_event)
         self._console = console
         self.started_at = self.clock.time()
         self._started_mono = self.clock.monotonic()
@@ -86,6 +92,7 @@ class Engine:
         if self._subreaper:
             loop.add_signal_handler(signal.SIGCHLD, process.reap_orphans)
         self.history.start()
+        self.monitoring.start()
         self.applog.connect_history(self.history.add)
         self.bus.add_listener(self._record_history)
         self._running = True
@@ -125,6 +132,8 @@ class Engine:
         )
         await asyncio.gather(*(r.close() for r in self.runners.values()), return_exceptions=True)
         await self.store.flush_all()
+        await self.monitoring.close()
+        await self.alerter.close()
         self.publish_note("supervisor stopped")
         await self.history.close()
         if self._subreaper:
@@ -176,7 +185,7 @@ class Engine:
 
     def health(self, snapshot: EngineSnapshot | None = None) -> HealthReport:
         """Health with its reasons, judged from the snapshot and the engine's own troubles."""
-        extra: list[Reason] = []
+        extra: list[Reason] = resource_reasons(self.monitoring.latest, self.config.monitor)
         if self.history.failing:
             extra.append(Reason("degraded", "history_write", "the event history cannot be written"))
         return evaluate(
@@ -186,6 +195,23 @@ class Engine:
             state_write_failures=self.store.failing,
             extra=extra,
         )
+
+    def metrics(self) -> MetricsSample | None:
+        """The latest sweep of system, supervisor and per-strategy metrics."""
+        return self.monitoring.latest
+
+    def metrics_history(self) -> list[HistoryPoint]:
+        """The last ten minutes of system CPU, memory, swap and load, for sparklines."""
+        return list(self.monitoring.sampler.history)
+
+    def _process_roots(self) -> dict[str, int]:
+        return {name: r.child.pid for name, r in self.runners.items() if r.child is not None}
+
+    def _on_metrics(self, sample: MetricsSample) -> None:
+        self.alerter.on_health(self.health())
+
+    def _alert_problem(self, level: str, message: str) -> None:
+        self.bus.publish(Problem(self.clock.time(), message, problem_level=level))
 
     def _job_snapshot(self, record: JobRecord) -> JobSnapshot:
         why_not = self._why_not_resumable(record)

@@ -1,0 +1,282 @@
+"""System, supervisor and per-strategy metrics from psutil: one sweep per interval, off the loop.
+
+psutil's pitfalls (research/libraries.md §3) shape this: `Process` objects are kept between
+sweeps (CPU % of a fresh one is always 0), the process table is scanned once per sweep and
+grouped by strategy, `psutil.Error` is caught per process, and host uptime uses CLOCK_BOOTTIME
+(boot_time() follows the wall clock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import platform
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+HISTORY_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    path: str
+    total: int
+    used: int
+    free: int
+    percent: float
+
+
+@dataclass(frozen=True)
+class SystemMetrics:
+    cpu_percent: float
+    per_cpu: tuple[float, ...]
+    load: tuple[float, float, float]
+    memory_total: int
+    memory_used: int
+    memory_percent: float
+    swap_total: int
+    swap_used: int
+    swap_percent: float
+    disks: tuple[DiskUsage, ...]
+    net_sent_per_s: float
+    net_recv_per_s: float
+    disk_read_per_s: float
+    disk_write_per_s: float
+
+
+@dataclass(frozen=True)
+class ProcessMetrics:
+    pid: int
+    status: str
+    threads: int
+    open_files: int
+    cpu_percent: float
+    rss: int
+    uptime: float
+
+
+@dataclass(frozen=True)
+class SystemInfo:
+    hostname: str
+    platform: str
+    architecture: str
+    python: str
+    boot_time: float
+    host_uptime: float
+
+
+@dataclass(frozen=True)
+class StrategyUsage:
+    cpu_percent: float  # of one core, summed over the process tree (can exceed 100)
+    rss: int  # bytes, summed over the tree
+    processes: int
+
+
+@dataclass(frozen=True)
+class MetricsSample:
+    time: float
+    system: SystemMetrics
+    supervisor: ProcessMetrics
+    info: SystemInfo
+    strategies: dict[str, StrategyUsage] = field(default_factory=dict)
+    sweep_seconds: float = 0.0  # what the sweep itself cost
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    time: float
+    cpu_percent: float
+    memory_percent: float
+    swap_percent: float
+    load1: float
+
+
+def host_uptime() -> float:
+    try:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):
+        return time.time() - psutil.boot_time()
+
+
+def system_info() -> SystemInfo:
+    return SystemInfo(
+        hostname=socket.gethostname(),
+        platform=platform.platform(),
+        architecture=platform.machine(),
+        python=sys.version.split()[0],
+        boot_time=psutil.boot_time(),
+        host_uptime=host_uptime(),
+    )
+
+
+class Sampler:
+    """Keeps the state psutil needs between sweeps. `sample()` blocks: call it in a thread."""
+
+    def __init__(
+        self, disk_paths: Iterable[Path], history_seconds: float = HISTORY_SECONDS
+    ) -> None:
+        self.disk_paths = [str(p) for p in disk_paths]
+        self._me = psutil.Process()
+        self._me.cpu_percent(None)
+        psutil.cpu_percent(None)
+        psutil.cpu_percent(None, percpu=True)
+        self._procs: dict[int, psutil.Process] = {}
+        self._last_io: tuple[float, Any, Any] | None = None
+        self._started = time.monotonic()
+        self.history: deque[HistoryPoint] = deque()
+        self.history_seconds = history_seconds
+        self.latest: MetricsSample | None = None
+
+    def _disks(self) -> tuple[DiskUsage, ...]:
+        seen: set[int] = set()
+        out: list[DiskUsage] = []
+        for path in self.disk_paths:
+            try:
+                dev = os.stat(path).st_dev
+                if dev in seen:
+                    continue
+                seen.add(dev)
+                du = psutil.disk_usage(path)
+            except OSError:
+                continue
+            out.append(DiskUsage(path, du.total, du.used, du.free, du.percent))
+        return tuple(out)
+
+    def _rates(self, now: float) -> tuple[float, float, float, float]:
+        net = disk = None
+        with contextlib.suppress(Exception):
+            net = psutil.net_io_counters()
+        with contextlib.suppress(Exception):
+            disk = psutil.disk_io_counters()
+        rates = (0.0, 0.0, 0.0, 0.0)
+        if self._last_io is not None:
+            then, net0, disk0 = self._last_io
+            dt = max(now - then, 1e-6)
+            if net and net0:
+                rates = (
+                    (net.bytes_sent - net0.bytes_sent) / dt,
+                    (net.bytes_recv - net0.bytes_recv) / dt,
+                    *rates[2:],
+                )
+            if disk and disk0:
+                rates = (
+                    *rates[:2],
+                    (disk.read_bytes - disk0.read_bytes) / dt,
+                    (disk.write_bytes - disk0.write_bytes) / dt,
+                )
+        self._last_io = (now, net, disk)
+        return rates
+
+    def _system(self, now: float) -> SystemMetrics:
+        vm = psutil.virtual_memory()
+        sw = psutil.swap_memory()
+        sent, recv, read, write = self._rates(now)
+        try:
+            load = os.getloadavg()
+        except OSError:
+            load = (0.0, 0.0, 0.0)
+        return SystemMetrics(
+            cpu_percent=psutil.cpu_percent(None),
+            per_cpu=tuple(psutil.cpu_percent(None, percpu=True)),
+            load=(load[0], load[1], load[2]),
+            memory_total=vm.total,
+            memory_used=vm.total - vm.available,
+            memory_percent=vm.percent,
+            swap_total=sw.total,
+            swap_used=sw.used,
+            swap_percent=sw.percent,
+            disks=self._disks(),
+            net_sent_per_s=sent,
+            net_recv_per_s=recv,
+            disk_read_per_s=read,
+            disk_write_per_s=write,
+        )
+
+    def _supervisor(self) -> ProcessMetrics:
+        me = self._me
+        with me.oneshot():
+            try:
+                open_files = me.num_fds()
+            except (psutil.Error, AttributeError):
+                open_files = 0
+            return ProcessMetrics(
+                pid=me.pid,
+                status=me.status(),
+                threads=me.num_threads(),
+                open_files=open_files,
+                cpu_percent=me.cpu_percent(None),
+                rss=me.memory_info().rss,
+                uptime=time.monotonic() - self._started,
+            )
+
+    def _trees(self, roots: Mapping[str, int]) -> dict[str, list[int]]:
+        """Every process of each strategy's tree, from ONE scan of the process table."""
+        children: dict[int, list[int]] = {}
+        for proc in psutil.process_iter(["ppid"]):
+            ppid = proc.info.get("ppid")
+            if ppid is not None:
+                children.setdefault(ppid, []).append(proc.pid)
+        trees: dict[str, list[int]] = {}
+        for name, root in roots.items():
+            members, stack = [], [root]
+            while stack:
+                pid = stack.pop()
+                members.append(pid)
+                stack.extend(children.get(pid, ()))
+            trees[name] = members
+        return trees
+
+    def _usage(self, pids: list[int]) -> StrategyUsage:
+        cpu, rss, alive = 0.0, 0, 0
+        for pid in pids:
+            proc = self._procs.get(pid)
+            try:
+                if proc is None:
+                    proc = self._procs[pid] = psutil.Process(pid)
+                with proc.oneshot():
+                    cpu += proc.cpu_percent(None)
+                    rss += proc.memory_info().rss
+                alive += 1
+            except psutil.Error:
+                self._procs.pop(pid, None)
+        return StrategyUsage(cpu, rss, alive)
+
+    def sample(self, roots: Mapping[str, int]) -> MetricsSample:
+        began = time.perf_counter()
+        now = time.time()
+        system = self._system(time.monotonic())
+        trees = self._trees(roots) if roots else {}
+        strategies = {name: self._usage(pids) for name, pids in trees.items()}
+        live = {pid for pids in trees.values() for pid in pids}
+        for pid in list(self._procs):
+            if pid not in live:
+                del self._procs[pid]
+        sample = MetricsSample(
+            time=now,
+            system=system,
+            supervisor=self._supervisor(),
+            info=system_info(),
+            strategies=strategies,
+            sweep_seconds=time.perf_counter() - began,
+        )
+        self.history.append(
+            HistoryPoint(
+                now, system.cpu_percent, system.memory_percent, system.swap_percent, system.load[0]
+            )
+        )
+        while self.history and self.history[0].time < now - self.history_seconds:
+            self.history.popleft()
+        self.latest = sample
+        return sample
