@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import psutil
 import pytest
 
 from tui_monitor.config import Config, load_config
+from tui_monitor.engine import Engine
+from tui_monitor.events import Event
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,3 +121,34 @@ def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "TUI_MONITOR_FD"):
         monkeypatch.delenv(key, raising=False)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+class Recorder:
+    """Every event an engine publishes, in order."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.events: list[Event] = []
+        engine.bus.add_listener(self.events.append)
+
+    def states(self, name: str) -> list[Any]:
+        return [
+            e.new for e in self.events if getattr(e, "kind", "") == "state" and e.strategy == name
+        ]
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def __iter__(self):
+        return iter(self.events)
+
+
+@contextlib.asynccontextmanager
+async def running(config: Config, **engine_args: Any) -> AsyncIterator[tuple[Engine, Recorder]]:
+    """A started engine (real processes) that is always shut down."""
+    engine = Engine(config, **engine_args)
+    recorder = Recorder(engine)
+    await engine.start()
+    try:
+        yield engine, recorder
+    finally:
+        await engine.shutdown()

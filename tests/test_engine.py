@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.conftest import PYTHON, alive, pids_in_file, script, wait_for
-from tui_monitor.config import Config
+from tests.conftest import PYTHON, alive, pids_in_file, running, script, wait_for
 from tui_monitor.engine import Engine
 from tui_monitor.errors import CommandRefused, UnknownName
-from tui_monitor.events import Event, HeartbeatMissed, Problem, ProcessExited, StateChanged
+from tui_monitor.events import HeartbeatMissed, Problem, ProcessExited, StateChanged
 from tui_monitor.states import StrategyState as S
-
-
-class Recorder:
-    """Every event the engine publishes, in order."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.events: list[Event] = []
-        engine.bus.add_listener(self.events.append)
-
-    def states(self, name: str) -> list[S]:
-        return [e.new for e in self.events if isinstance(e, StateChanged) and e.strategy == name]
-
-    def of(self, kind: type[Event]) -> list[Event]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-
-@contextlib.asynccontextmanager
-async def running(config: Config) -> AsyncIterator[tuple[Engine, Recorder]]:
-    engine = Engine(config)
-    recorder = Recorder(engine)
-    await engine.start()
-    try:
-        yield engine, recorder
-    finally:
-        await engine.shutdown()
 
 
 def state_of(engine: Engine, name: str) -> S:
@@ -263,15 +235,16 @@ async def test_ignoring_sigterm_gets_sigkill(tmp_path: Path, make_config) -> Non
         "stubborn",
         """
         import signal, time
+        from tui_monitor import client
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("ready", flush=True)
+        client.heartbeat("ready")
         while True:
             time.sleep(1)
         """,
     )
     cfg = make_config({"a": {"command": cmd, "stop_timeout": 0.3}})
     async with running(cfg) as (engine, rec):
-        await wait_for(lambda: state_of(engine, "a") is S.RUNNING)
+        await wait_for(lambda: engine.snapshot().strategy("a").heartbeat_message == "ready")
         pid = engine.snapshot().strategy("a").pid
         await engine.stop_strategy("a")
         assert not alive(pid)
@@ -402,12 +375,16 @@ async def test_shutdown_stops_everything_in_parallel(tmp_path: Path, make_config
     stubborn = script(
         tmp_path,
         "stubborn",
-        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n",
+        "import signal, time\nfrom tui_monitor import client\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "client.heartbeat('ready')\ntime.sleep(60)\n",
     )
     cfg = make_config({f"s{i}": {"command": stubborn, "stop_timeout": 0.5} for i in range(4)})
     engine = Engine(cfg)
     await engine.start()
-    await wait_for(lambda: all(r.state is S.RUNNING for r in engine.runners.values()))
+    await wait_for(
+        lambda: all(s.heartbeat_message == "ready" for s in engine.snapshot().strategies)
+    )
     pids = [s.pid for s in engine.snapshot().strategies]
     loop = asyncio.get_running_loop()
     began = loop.time()

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, alive, script, wait_for
+from tests.conftest import PYTHON, alive, running, script, wait_for
 from tui_monitor.config import Config
-from tui_monitor.engine import Engine
 from tui_monitor.errors import CommandRefused, UnknownName
-from tui_monitor.events import Event, Problem
+from tui_monitor.events import Problem
 from tui_monitor.jobs import JobRecord, JobStatus, read_job_file
 from tui_monitor.states import StrategyState as S
 
@@ -45,18 +42,6 @@ def resumed_with(seen: Path) -> list[dict | None]:
     if not seen.exists():
         return []
     return [json.loads(line) for line in seen.read_text().splitlines()]
-
-
-@contextlib.asynccontextmanager
-async def running(config: Config) -> AsyncIterator[tuple[Engine, list[Event]]]:
-    engine = Engine(config)
-    events: list[Event] = []
-    engine.bus.add_listener(events.append)
-    await engine.start()
-    try:
-        yield engine, events
-    finally:
-        await engine.shutdown()
 
 
 def job_file(config: Config, name: str = "a") -> Path:

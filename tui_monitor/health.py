@@ -87,12 +87,12 @@ def evaluate(
             reasons.append(
                 Reason(DEGRADED, "backoff", f"{s.name} is restarting: {s.state_reason}", s.name)
             )
-        if (
-            s.state in (StrategyState.RUNNING, StrategyState.STARTING)
-            and s.heartbeat_timeout > 0
-            and (s.heartbeat_age if s.heartbeat_age is not None else s.uptime or 0)
-            > s.heartbeat_timeout
-        ):
+        age = s.heartbeat_age if s.heartbeat_age is not None else s.uptime or 0
+        live = s.state in (StrategyState.RUNNING, StrategyState.STARTING)
+        being_killed = s.state is StrategyState.STOPPING and s.state_reason.startswith(
+            "no heartbeat"
+        )
+        if s.heartbeat_timeout > 0 and ((live and age > s.heartbeat_timeout) or being_killed):
             reasons.append(
                 Reason(
                     DEGRADED,
