@@ -314,7 +314,7 @@ async def test_healthy_run_resets_the_restart_count(tmp_path: Path, make_config)
         time.sleep(60)
         """,
     )
-    cfg = make_config({"a": {"command": cmd, "reset_after": 0.3, "start_seconds": 0.05}})
+    cfg = make_config({"a": {"command": cmd, "reset_after": 1.5, "start_seconds": 0.05}})
     async with running(cfg) as (engine, _):
         await wait_for(
             lambda: (
@@ -322,7 +322,7 @@ async def test_healthy_run_resets_the_restart_count(tmp_path: Path, make_config)
             )
         )
         assert engine.snapshot().strategy("a").restarts == 2
-        await wait_for(lambda: engine.snapshot().strategy("a").restarts == 0, timeout=2)
+        await wait_for(lambda: engine.snapshot().strategy("a").restarts == 0, timeout=5)
         assert engine.snapshot().strategy("a").total_restarts == 2
 
 

@@ -428,6 +428,18 @@ def _default_path(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
+def _folder_problem(directory: Path) -> str | None:
+    """Why `directory` could not be used or created, or None."""
+    if directory.exists():
+        return None if directory.is_dir() else f"exists but is not a directory: {directory}"
+    for ancestor in directory.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                return f"cannot be created: {ancestor} is not a directory"
+            return None
+    return None
+
+
 def _path_value(base: Path, value: Any) -> Path:
     if not isinstance(value, str) or not value or "\0" in value:
         raise _Invalid(f"expected a non-empty path string, got {_show(value)}")
@@ -495,8 +507,8 @@ def _monitor(root: _Section, base: Path) -> MonitorConfig | None:
     log_dir = paths.get("log_dir") or _default_path(base / "logs")
     control_socket = paths.get("control_socket") or state_dir / "control.sock"
     for key, directory in (("state_dir", state_dir), ("log_dir", log_dir)):
-        if directory.exists() and not directory.is_dir():
-            sec.problem(key, f"exists but is not a directory: {directory}")
+        if (problem := _folder_problem(directory)) is not None:
+            sec.problem(key, problem)
     if control_socket.is_dir():
         sec.problem("control_socket", f"is a directory: {control_socket}")
 

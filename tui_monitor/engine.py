@@ -19,7 +19,7 @@ from tui_monitor.alerts import Alerter
 from tui_monitor.clock import Clock, SystemClock
 from tui_monitor.config import Config
 from tui_monitor.context import EngineContext
-from tui_monitor.errors import CommandRefused, UnknownName
+from tui_monitor.errors import CommandRefused, StartupError, UnknownName
 from tui_monitor.eventbus import EventBus, Subscription
 from tui_monitor.events import Event, Problem, ProcessExited, SupervisorEvent
 from tui_monitor.health import HealthReport, Reason, RestartStorm, evaluate
@@ -81,7 +81,10 @@ class Engine:
         loop.set_exception_handler(self._loop_exception)
         m = self.config.monitor
         for folder in (m.state_dir, m.log_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StartupError(f"cannot create {folder}: {exc.strerror}") from None
         m.state_dir.chmod(0o700)  # the control socket and job state are the owner's alone
         self.lock.acquire()  # before anything is touched: one supervisor per state folder
         self.applog.open(m.log_dir, m.app_log_max_bytes, m.app_log_backups, self._console)

@@ -39,3 +39,9 @@ class UnknownName(TuiMonitorError):
         names = sorted(str(k) for k in known)  # type: ignore[attr-defined]
         listing = ", ".join(names) if names else "none"
         super().__init__(f"unknown {what} {name!r} (known: {listing})")
+
+
+class StartupError(TuiMonitorError):
+    """The supervisor cannot start with this configuration on this machine (exit code 2)."""
+
+    exit_code = 2

@@ -4,7 +4,8 @@ end its whole tree.
 Exit detection uses a pidfd registered with the event loop (one file descriptor per child; no
 polling tick and no watcher thread per child, unlike asyncio's 3.11 default). Each child is
 started through `setpriv --pdeathsig TERM` where available, so a supervisor killed with SIGKILL does
-not leave its strategies running unsupervised.
+not leave its strategies running unsupervised; what a strategy forked itself outlives it only until
+the next supervisor starts and ends it (orphans.py), or at once under systemd's KillMode.
 """
 
 from __future__ import annotations
