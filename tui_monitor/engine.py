@@ -8,6 +8,8 @@ command line do not pay for them, and every view — TUI, CLI, HTTP — goes thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import os
 import signal
 import uuid
@@ -16,6 +18,7 @@ from typing import Any
 
 from tui_monitor import __version__, applog, process
 from tui_monitor.alerts import Alerter
+from tui_monitor.capture import Capture
 from tui_monitor.clock import Clock, SystemClock
 from tui_monitor.config import Config
 from tui_monitor.context import EngineContext
@@ -27,6 +30,7 @@ from tui_monitor.history import History
 from tui_monitor.jobs import RESUMABLE, JobRecord, JobStatus
 from tui_monitor.jobstore import JobStore
 from tui_monitor.lock import StateLock
+from tui_monitor.logline import LogLine
 from tui_monitor.metrics import HistoryPoint, MetricsSample
 from tui_monitor.monitoring import MetricsLoop, resource_reasons
 from tui_monitor.runner import StrategyRunner
@@ -65,6 +69,7 @@ class Engine:
         self.lock = StateLock(m.state_dir)
         self.storm = RestartStorm(m.restart_storm, m.restart_storm_window)
         self.bus.add_listener(self.storm)
+        self.capture = Capture(on_problem=self._capture_problem)
         self.monitoring = MetricsLoop(m, self._process_roots, self._on_metrics)
         self.alerter = Alerter(config.alerts, m.log_dir, self._alert_problem)
         self.bus.add_listener(self.alerter.on_event)
@@ -78,6 +83,7 @@ class Engine:
     async def start(self) -> None:
         """Load the jobs (ending what a dead supervisor left), then start or resume strategies."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         loop.set_exception_handler(self._loop_exception)
         m = self.config.monitor
         for folder in (m.state_dir, m.log_dir):
@@ -102,8 +108,14 @@ class Engine:
         self.publish_note(f"supervisor {__version__} started (pid {os.getpid()})")
         interrupted = await asyncio.to_thread(self.store.load)
         await self.store.save_loaded()
+        self.capture.start()
         self.runners = {
-            name: StrategyRunner(cfg, self.ctx, self.store)
+            name: StrategyRunner(
+                cfg,
+                self.ctx,
+                self.store,
+                self.capture.output(name, m.log_dir, cfg.log_max_bytes, cfg.log_backups),
+            )
             for name, cfg in self.config.strategies.items()
         }
         was_interrupted = {r.strategy for r in interrupted}
@@ -135,6 +147,7 @@ class Engine:
         )
         await asyncio.gather(*(r.close() for r in self.runners.values()), return_exceptions=True)
         await self.store.flush_all()
+        await asyncio.to_thread(self.capture.stop)
         await self.monitoring.close()
         await self.alerter.close()
         self.publish_note("supervisor stopped")
@@ -189,6 +202,11 @@ class Engine:
     def health(self, snapshot: EngineSnapshot | None = None) -> HealthReport:
         """Health with its reasons, judged from the snapshot and the engine's own troubles."""
         extra: list[Reason] = resource_reasons(self.monitoring.latest, self.config.monitor)
+        for name, runner in self.runners.items():
+            if runner.output.write_error:
+                extra.append(
+                    Reason("degraded", "log_write", f"{name}: {runner.output.write_error}", name)
+                )
         if self.history.failing:
             extra.append(Reason("degraded", "history_write", "the event history cannot be written"))
         return evaluate(
@@ -212,6 +230,13 @@ class Engine:
 
     def _on_metrics(self, sample: MetricsSample) -> None:
         self.alerter.on_health(self.health())
+
+    def _capture_problem(self, strategy: str, message: str) -> None:
+        """From the capture thread: a strategy's output cannot be written (or can again)."""
+        level = "INFO" if "works again" in message else "ERROR"
+        problem = Problem(self.clock.time(), message, strategy, problem_level=level)
+        with contextlib.suppress(RuntimeError):  # the loop is gone: app.log has nothing to add
+            self._loop.call_soon_threadsafe(self.bus.publish, problem)
 
     def _alert_problem(self, level: str, message: str) -> None:
         self.bus.publish(Problem(self.clock.time(), message, problem_level=level))
@@ -256,10 +281,24 @@ class Engine:
         except KeyError:
             raise UnknownName("strategy", name, self.runners) from None
 
-    def log_lines(self, name: str, after: int = 0, limit: int = 500) -> list[Any]:
-        """Recent captured output lines of a strategy (LogLine objects), newer than `after`."""
-        self.runner(name)
-        return []
+    def log_lines(self, name: str | None, after: int = 0, limit: int = 500) -> list[LogLine]:
+        """Captured output lines after the cursor `after`, oldest first.
+
+        For one strategy the cursor is the line's `seq` in that strategy's tail. For every
+        strategy at once (`name` None) lines are merged by time and `seq` is the capture time in
+        microseconds — a cursor that orders lines across strategies.
+        """
+        if name is not None:
+            return self.runner(name).output.tail.lines_after(after, limit)
+        merged: list[LogLine] = []
+        for runner in self.runners.values():
+            tail = runner.output.tail
+            for line in tail.lines_after(max(0, tail.last_seq - limit), limit):
+                cursor = int(line.time * 1_000_000)
+                if cursor > after:
+                    merged.append(dataclasses.replace(line, seq=cursor))
+        merged.sort(key=lambda line: (line.seq, line.strategy))
+        return merged[-limit:]
 
     async def recent_runs(self, strategy: str | None = None, limit: int = 50) -> list[dict]:
         match = (lambda d: d.get("strategy") == strategy) if strategy else None

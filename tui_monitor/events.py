@@ -26,6 +26,7 @@ class Event:
                 data[key] = value.value
         data["kind"] = self.kind
         data["level"] = self.event_level()
+        data["text"] = self.describe()
         return data
 
     def event_level(self) -> str:

@@ -11,10 +11,10 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tui_monitor import process
+from tui_monitor.capture import StrategyOutput
 from tui_monitor.channel import FD_ENV, Batch, StrategyChannel
 from tui_monitor.config import StrategyConfig
 from tui_monitor.context import EngineContext
@@ -46,10 +46,13 @@ def policy_settings(cfg: StrategyConfig) -> PolicySettings:
 
 
 class StrategyRunner:
-    def __init__(self, cfg: StrategyConfig, ctx: EngineContext, store: JobStore) -> None:
+    def __init__(
+        self, cfg: StrategyConfig, ctx: EngineContext, store: JobStore, output: StrategyOutput
+    ) -> None:
         self.cfg = cfg
         self.ctx = ctx
         self.store = store
+        self.output = output  # its files and live tail, kept across runs
         self.job: JobFile | None = store.get(cfg.name)
         self.state = StrategyState.STOPPED
         self.state_reason = "not started"
@@ -149,9 +152,6 @@ class StrategyRunner:
         env[process.INSTANCE_ENV] = self.ctx.instance
         return env
 
-    def _log_path(self) -> Path:
-        return self.ctx.log_dir / "strategies" / f"{self.name}.log"
-
     def _launch(self, reason: str, resume: dict[str, Any] | None) -> None:
         """Start a process now. On failure to exec, the failure goes through the restart policy."""
         self._cancel("backoff", "cooldown")
@@ -159,13 +159,11 @@ class StrategyRunner:
         channel = StrategyChannel(self)
         env = self._environment()
         env[FD_ENV] = str(channel.child_fd)
-        log_path = self._log_path()
         try:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            out_fd, err_fd = self.output.open_pipes()
         except OSError as exc:
             channel.abandon()
-            self._launch_failed(f"cannot open log file {log_path}: {exc.strerror}")
+            self._launch_failed(f"cannot capture output: {exc.strerror or exc}")
             return
         try:
             child = process.spawn(
@@ -173,8 +171,8 @@ class StrategyRunner:
                 cwd=self.cfg.cwd,
                 env=env,
                 pass_fds=(channel.child_fd,),
-                stdout=log_fd,
-                stderr=log_fd,
+                stdout=out_fd,
+                stderr=err_fd,
                 monotonic=self._now(),
                 on_exit_hook=self.ctx.on_child_exit,
             )
@@ -182,8 +180,9 @@ class StrategyRunner:
             channel.abandon()
             self._launch_failed(f"cannot start {self.cfg.command[0]!r}: {exc.strerror or exc}")
             return
-        finally:
-            os.close(log_fd)
+        finally:  # the child has its copies; ours would keep the pipes from ever ending
+            os.close(out_fd)
+            os.close(err_fd)
         channel.attach()
         self.child, self._channel, self._resume = child, channel, resume
         if self.job is None:
@@ -328,6 +327,7 @@ class StrategyRunner:
         if self._channel is not None:
             await self._channel.drain(DRAIN_TIMEOUT)
             self._channel = None
+        await self.output.drained(DRAIN_TIMEOUT)  # its last lines are in the file
         self.child = None
         self.last_exit = info
         if self.job is not None:
