@@ -23,8 +23,8 @@ STRATEGY = """
     import json, os, time
     from tui_monitor import client
     state = client.resume_state()
-    with open({seen!r}, "a") as f:
-        f.write(json.dumps(state) + "\\n")
+    with open({seen!r}, "a") as f:  # with its parent: a supervisor, or nobody (an orphan)
+        f.write(json.dumps({{"ppid": os.getppid(), "state": state}}) + "\\n")
         f.flush(); os.fsync(f.fileno())
     n = (state or {{"n": 0}})["n"]
     while True:
@@ -42,8 +42,12 @@ STRATEGY = """
 ROUNDS_PER_TEST = 6  # x 4 tests = 24 rounds
 
 
-def _lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+def _resumes(path: Path, supervisor: int) -> list[dict | None]:
+    """What the strategies started by `supervisor` were resumed with."""
+    if not path.exists():
+        return []
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    return [e["state"] for e in entries if e["ppid"] == supervisor]
 
 
 def last_line(path: Path) -> str | None:
@@ -67,7 +71,6 @@ def test_sigkill_rounds(tmp_path: Path, seed: int) -> None:
     resumes_checked = 0
     best = 0
     for round_no in range(ROUNDS_PER_TEST):
-        resumed_before = _lines(seen)
         sup = subprocess.Popen(
             [PYTHON, "-m", "tui_monitor", "run", "--no-ui", "--config", str(config)],
             env=env,
@@ -79,7 +82,7 @@ def test_sigkill_rounds(tmp_path: Path, seed: int) -> None:
             # Kill at a random moment: in even rounds anywhere from start-up on; in odd rounds
             # once the strategy has been resumed, in the middle of its checkpoint storm.
             if round_no % 2:
-                wait_for_sync(lambda before=resumed_before: _lines(seen) > before, timeout=10)
+                wait_for_sync(lambda pid=sup.pid: _resumes(seen, pid), timeout=10)
                 deadline = time.monotonic() + rng.uniform(0.0, 0.4)
             else:
                 deadline = time.monotonic() + rng.uniform(0.05, 1.0)
@@ -98,9 +101,9 @@ def test_sigkill_rounds(tmp_path: Path, seed: int) -> None:
         # No strategy process runs on unsupervised.
         wait_for_sync(lambda fam=family: not any(alive(p) for p in fam), timeout=5)
         # The resume of this round (if its strategy got that far) got the previous checkpoint.
-        lines = seen.read_text().splitlines() if seen.exists() else []
-        if len(lines) > resumed_before:
-            assert json.loads(lines[resumed_before]) == expected_resume
+        resumes = _resumes(seen, sup.pid)
+        if resumes:
+            assert resumes == [expected_resume]
             resumes_checked += 1
         if not state_file.exists():
             continue  # killed before the job was first written: nothing to check yet

@@ -1,7 +1,9 @@
 """`tui-monitor run --no-ui`: the engine alone, events as readable lines on stderr, systemd-aware.
 
-Lifecycle events go to stderr through the console log sink (see applog). SIGTERM and SIGINT stop
-every strategy gracefully and exit 0. Under systemd (`NOTIFY_SOCKET`) it
+Lifecycle events go to stderr through the console log sink (see applog). The control socket
+(`tui_monitor.control`) is created before any strategy starts, served once the engine has
+started, and closed when shutdown begins.
+SIGTERM and SIGINT stop every strategy gracefully and exit 0. Under systemd (`NOTIFY_SOCKET`) it
 reports READY=1 once started, pings WATCHDOG=1 from the event loop — so a blocked loop gets the
 supervisor restarted — and STOPPING=1 on the way out.
 """
@@ -13,6 +15,7 @@ import signal
 
 from tui_monitor.config import Config
 from tui_monitor.engine import Engine
+from tui_monitor.host import SupervisorHost
 from tui_monitor.sdnotify import Notifier
 from tui_monitor.states import StrategyState
 
@@ -32,22 +35,23 @@ async def _watchdog(notifier: Notifier, engine: Engine, interval: float) -> None
         await asyncio.sleep(interval)
 
 
-async def serve(engine: Engine, stop: asyncio.Event) -> int:
-    """Run `engine` until `stop` is set (or SIGTERM/SIGINT), then shut it down. Returns 0."""
+async def serve(host: SupervisorHost, stop: asyncio.Event) -> int:
+    """Run the hosted supervisor until `stop` is set (or SIGTERM/SIGINT), then shut it down."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     notifier = Notifier()
+    engine = host.engine
     tasks: list[asyncio.Task[None]] = []
     try:
-        await engine.start()
+        await host.start()
         notifier.ready(status_line(engine))
         if notifier.watchdog_interval:
             tasks.append(loop.create_task(_watchdog(notifier, engine, notifier.watchdog_interval)))
         await stop.wait()
     finally:
         notifier.stopping()
-        await engine.shutdown()
+        await host.stop()  # also after a failed start: whatever did start is stopped
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -58,7 +62,6 @@ async def serve(engine: Engine, stop: asyncio.Event) -> int:
 
 def run_headless(config: Config) -> int:
     async def main() -> int:
-        engine = Engine(config, subreaper=True, console=True)
-        return await serve(engine, asyncio.Event())
+        return await serve(SupervisorHost(config, console=True), asyncio.Event())
 
     return asyncio.run(main())

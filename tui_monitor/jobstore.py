@@ -4,9 +4,10 @@ moved aside), created on first start, and kept on disk by their `JobFile` writer
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
-from tui_monitor import orphans
+from tui_monitor import orphans, process
 from tui_monitor.atomic import remove_stale_temp_files
 from tui_monitor.context import EngineContext
 from tui_monitor.events import Problem
@@ -52,6 +53,7 @@ class JobStore:
         """Read every job file. Jobs a dead supervisor left `running` become `interrupted`, after
         whatever is left of their processes has been ended. Returns the interrupted ones."""
         remove_stale_temp_files(self.state_dir)
+        self._end_strays()
         interrupted: list[JobRecord] = []
         for path in job_files(self.state_dir):
             record, problem = load_record(path)
@@ -79,6 +81,20 @@ class JobStore:
                 interrupted.append(record)
             self.jobs[record.job_id] = self._file(record)
         return interrupted
+
+    def _end_strays(self) -> None:
+        """We hold the state folder's lock, so a process marked with this folder but another
+        supervisor's instance belongs to a dead one — even one that died before it could record
+        the process in a job file, or while the child was still being set up."""
+        strays = process.find_marked(
+            state_dir=str(self.state_dir), exclude_instance=self.ctx.instance
+        )
+        if strays:
+            process.kill_processes(strays, signal.SIGKILL)
+            pids = ", ".join(str(p.pid) for p in strays)
+            self._problem(
+                f"ended {len(strays)} stray process(es) of a dead supervisor ({pids})", "WARNING"
+            )
 
     async def save_loaded(self) -> None:
         """Write back the jobs `load` changed (running → interrupted)."""

@@ -28,6 +28,7 @@ PR_SET_CHILD_SUBREAPER = 36
 #: supervisor can find descendants that escaped their process group.
 INSTANCE_ENV = "TUI_MONITOR_INSTANCE"
 JOB_ENV = "TUI_MONITOR_JOB_ID"
+STATE_ENV = "TUI_MONITOR_STATE_DIR"
 
 _SETPRIV = shutil.which("setpriv")
 
@@ -194,8 +195,15 @@ def descendants_outside_group(child: Child) -> list[psutil.Process]:
     return outside
 
 
-def find_marked(instance: str, job_id: str | None = None) -> list[psutil.Process]:
-    """Processes of this user with our instance marker (and job id), wherever they re-parented."""
+def find_marked(
+    instance: str | None = None,
+    job_id: str | None = None,
+    *,
+    state_dir: str | None = None,
+    exclude_instance: str | None = None,
+) -> list[psutil.Process]:
+    """Processes of this user carrying our markers, wherever they re-parented: of one supervisor
+    instance (and job), or of any supervisor of one state folder except `exclude_instance`."""
     found: list[psutil.Process] = []
     uid = os.getuid()
     me = os.getpid()
@@ -206,9 +214,15 @@ def find_marked(instance: str, job_id: str | None = None) -> list[psutil.Process
             env = proc.environ()
         except psutil.Error:
             continue
-        if env.get(INSTANCE_ENV) != instance:
+        if INSTANCE_ENV not in env:
+            continue
+        if instance is not None and env.get(INSTANCE_ENV) != instance:
             continue
         if job_id is not None and env.get(JOB_ENV) != job_id:
+            continue
+        if state_dir is not None and env.get(STATE_ENV) != state_dir:
+            continue
+        if exclude_instance is not None and env.get(INSTANCE_ENV) == exclude_instance:
             continue
         found.append(proc)
     return found

@@ -150,6 +150,7 @@ class StrategyRunner:
         env[STRATEGY_ENV] = self.name
         env[process.JOB_ENV] = self.cfg.job_id
         env[process.INSTANCE_ENV] = self.ctx.instance
+        env[process.STATE_ENV] = str(self.ctx.state_dir)
         return env
 
     def _launch(self, reason: str, resume: dict[str, Any] | None) -> None:

@@ -1,0 +1,125 @@
+"""Formatting for the dashboard: ages, sizes, bars, colours — and untrusted text made into Rich
+`Text` that is never parsed for markup. Plain functions, tested without a screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from tui_monitor.text import safe_text
+
+STATE_STYLES = {
+    "running": "bold green",
+    "starting": "cyan",
+    "backoff": "bold yellow",
+    "stopping": "magenta",
+    "stopped": "dim",
+    "exited": "blue",
+    "fatal": "bold white on red",
+}
+JOB_STYLES = {
+    "running": "green",
+    "paused": "yellow",
+    "interrupted": "bold yellow",
+    "failed": "bold red",
+    "completed": "blue",
+}
+HEALTH_STYLES = {
+    "healthy": "bold black on green",
+    "degraded": "bold black on yellow",
+    "unhealthy": "bold white on red",
+}
+LEVEL_STYLES = {
+    "DEBUG": "dim",
+    "INFO": "",
+    "WARNING": "yellow",
+    "ERROR": "bold red",
+    "CRITICAL": "bold white on red",
+}
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def literal(value: Any, limit: int = 200, style: str = "") -> Text:
+    """Untrusted text as Rich Text: markup never interpreted, control characters made visible."""
+    return Text(safe_text("" if value is None else str(value), limit), style=style)
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(max(0.0, seconds))
+    if s < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def size(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(n) < 1024 or unit == "T":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n:.1f}T"
+
+
+def bar(fraction: float | None, width: int = 10) -> str:
+    if fraction is None:
+        return " " * width
+    f = min(1.0, max(0.0, fraction))
+    full = int(f * width)
+    return "█" * full + "░" * (width - full)
+
+
+def percent_style(value: float, threshold: float = 90.0) -> str:
+    if value >= threshold:
+        return "bold red"
+    if value >= threshold * 0.8:
+        return "yellow"
+    return "green"
+
+
+def heartbeat_text(age_s: float | None, timeout: float, state: str) -> Text:
+    """Heartbeat age coloured by how close it is to the timeout."""
+    if state not in ("running", "starting", "stopping"):
+        return Text("-", style="dim")
+    if timeout <= 0:
+        return Text(age(age_s) if age_s is not None else "live", style="dim")
+    if age_s is None:
+        return Text("none yet", style="yellow")
+    ratio = age_s / timeout
+    style = "green" if ratio < 0.5 else "yellow" if ratio < 0.8 else "bold red"
+    return Text(f"{age(age_s)}/{age(timeout)}", style=style)
+
+
+def last_exit(code: int | None, sig: str | None) -> Text:
+    if sig:
+        return Text(sig, style="red")
+    if code is None:
+        return Text("-", style="dim")
+    return Text(str(code), style="green" if code == 0 else "red")
+
+
+def level_at_least(level: str, minimum: str) -> bool:
+    try:
+        return LEVELS.index(level) >= LEVELS.index(minimum)
+    except ValueError:
+        return True
+
+
+def sparkline(values: list[float], width: int = 30, top: float = 100.0) -> str:
+    """A one-line sparkline of the last `width` values (0..top)."""
+    ticks = "▁▂▃▄▅▆▇█"
+    values = values[-width:]
+    if not values:
+        return ""
+    out = []
+    for v in values:
+        f = min(1.0, max(0.0, v / top if top else 0.0))
+        out.append(ticks[min(len(ticks) - 1, int(f * (len(ticks) - 1) + 0.5))])
+    return "".join(out)

@@ -1,0 +1,162 @@
+"""The strategies table: one row per strategy, keyed by name and updated cell by cell.
+
+Rows are never cleared and re-added (that resets the cursor and the scroll, and breaks "r restarts
+the selected row"): a new snapshot is diffed against what is shown and only changed cells are
+updated — dolphie's way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tui_monitor.tui.format import (
+    STATE_STYLES,
+    age,
+    bar,
+    heartbeat_text,
+    last_exit,
+    literal,
+    size,
+)
+
+COLUMNS: list[tuple[str, str]] = [
+    ("name", "strategy"),
+    ("state", "state"),
+    ("pid", "pid"),
+    ("uptime", "uptime"),
+    ("heartbeat", "heartbeat"),
+    ("restarts", "restarts"),
+    ("exit", "last exit"),
+    ("cpu", "cpu%"),
+    ("mem", "mem"),
+    ("progress", "progress"),
+    ("message", "message"),
+]
+
+#: What each sortable column sorts by (from the strategy dict).
+SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "name": lambda s: s["name"],
+    "state": lambda s: (s["state"] != "fatal", s["state"] != "backoff", s["state"], s["name"]),
+    "uptime": lambda s: s.get("uptime") or 0.0,
+    "heartbeat": lambda s: -(s.get("heartbeat_age") or 0.0),
+    "restarts": lambda s: -s.get("restarts", 0),
+    "cpu": lambda s: -(s.get("_cpu") or 0.0),
+    "mem": lambda s: -(s.get("_rss") or 0),
+}
+
+
+def cells(s: dict[str, Any]) -> dict[str, Text]:
+    """The row of one strategy (plus `_cpu`/`_rss` merged in from the metrics)."""
+    cpu, rss = s.get("_cpu"), s.get("_rss")
+    restarts = Text(f"{s['restarts']}/{s['max_restarts']}")
+    if s["restarts"]:
+        restarts.stylize("yellow" if s["restarts"] < s["max_restarts"] else "bold red")
+    progress = s.get("progress")
+    return {
+        "name": literal(s["name"], 64, "bold"),
+        "state": Text(s["state"], style=STATE_STYLES.get(s["state"], "")),
+        "pid": Text(str(s["pid"]) if s.get("pid") else "-"),
+        "uptime": Text(age(s.get("uptime"))),
+        "heartbeat": heartbeat_text(s.get("heartbeat_age"), s["heartbeat_timeout"], s["state"]),
+        "restarts": restarts,
+        "exit": last_exit(s.get("last_exit_code"), s.get("last_exit_signal")),
+        "cpu": Text("-" if cpu is None else f"{cpu:.1f}"),
+        "mem": Text(size(rss) if rss else "-"),
+        "progress": Text(
+            "" if progress is None else f"{bar(progress, 8)} {progress * 100:3.0f}%",
+            style="cyan",
+        ),
+        "message": literal(
+            s.get("heartbeat_message") or (s["state_reason"] if s["state"] != "running" else ""),
+            120,
+        ),
+    }
+
+
+class StrategyTable(DataTable):
+    DEFAULT_CSS = """
+    StrategyTable { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.shown: dict[str, dict[str, Text]] = {}
+        self.strategies: dict[str, dict[str, Any]] = {}
+        self.sort_column = "name"
+        self.sort_reverse = False
+        self.usage: dict[str, dict[str, Any]] = {}
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def selected(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:
+            return None
+        return row_key.value
+
+    def apply(self, strategies: list[dict[str, Any]]) -> None:
+        """Diff the snapshot against the screen: add, update changed cells, remove."""
+        incoming: dict[str, dict[str, Any]] = {}
+        for s in strategies:
+            usage = self.usage.get(s["name"]) or {}
+            s = {**s, "_cpu": usage.get("cpu_percent"), "_rss": usage.get("rss")}
+            incoming[s["name"]] = s
+        self.strategies = incoming
+        changed = False
+        with self.app.batch_update():
+            for name in [n for n in self.shown if n not in incoming]:
+                self.remove_row(name)
+                del self.shown[name]
+                changed = True
+            for name, s in incoming.items():
+                row = cells(s)
+                old = self.shown.get(name)
+                if old is None:
+                    self.add_row(*(row[k] for k, _ in COLUMNS), key=name)
+                    changed = True
+                else:
+                    for key, value in row.items():
+                        if old[key] != value:
+                            self.update_cell(name, key, value, update_width=True)
+                            changed = changed or key == self.sort_column
+                self.shown[name] = row
+            if changed:
+                self._sort()
+
+    def _sort(self) -> None:
+        keyfn = SORT_KEYS.get(self.sort_column, SORT_KEYS["name"])
+        strategies = self.strategies
+
+        def key(name_cell: Any) -> Any:
+            name = name_cell.plain if isinstance(name_cell, Text) else str(name_cell)
+            return keyfn(strategies[name]) if name in strategies else ""
+
+        self.sort("name", key=key, reverse=self.sort_reverse)
+
+    def cycle_sort(self) -> str:
+        order = list(SORT_KEYS)
+        self.sort_column = order[(order.index(self.sort_column) + 1) % len(order)]
+        self._sort()
+        return self.sort_column
+
+    def sort_by(self, column: str) -> None:
+        if column not in SORT_KEYS:
+            return
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, False
+        self._sort()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
