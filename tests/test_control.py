@@ -42,6 +42,8 @@ HEARTBEATER = """
         i += 1
         client.heartbeat(f"tick {i}", progress=0.5)
         client.checkpoint({"i": i})
+        if i % 10 == 1:
+            print(f"working on {i}", flush=True)
         time.sleep(0.05)
 """
 

@@ -20,7 +20,6 @@ from tui_monitor.control.protocol import NoSupervisor
 from tui_monitor.control.server import ControlServer
 from tui_monitor.engine import Engine
 from tui_monitor.errors import CommandRefused, UnknownName
-from tui_monitor.logline import LogLine
 from tui_monitor.view import EventStream, LocalView, SocketView, SupervisorView
 
 STRATEGY_KEYS = {
@@ -202,33 +201,24 @@ async def test_history_and_log_lines(env: Env) -> None:
 
 
 async def test_log_lines_carry_every_field(env: Env) -> None:
-    """Until capture lands the engine has no lines: serve some real LogLine objects through it,
-    to pin their shape in both views (hostile text included, as data)."""
-    lines = [
-        LogLine(seq, 1000.0 + seq, "beat", "stdout", "INFO", "strategy", text, False)
-        for seq, text in enumerate(["hello", "\x1b[2J\udcff 한글", "x" * 2000], start=1)
-    ]
-
-    def log_lines(name: str, after: int = 0, limit: int = 500) -> list[LogLine]:
-        env.engine.runner(name)
-        return [line for line in lines if line.seq > after][:limit]
-
-    env.engine.log_lines = log_lines  # type: ignore[method-assign]
-    got = await env.view.log_lines("beat", after=1, limit=5)
-    assert got == [
-        {
-            "seq": line.seq,
-            "time": line.time,
-            "strategy": "beat",
-            "stream": "stdout",
-            "level": "INFO",
-            "type": "strategy",
-            "text": line.text,
-            "structured": False,
-        }
-        for line in lines[1:]
-    ]
-    assert await env.view.log_lines("beat", after=2, limit=5) == got[1:]
+    """Real captured lines, the same in both views, cursor by cursor."""
+    await wait_for(lambda: len(env.engine.log_lines("beat")) >= 2)
+    got = await env.view.log_lines("beat", after=0, limit=5)
+    assert is_plain_json(got)
+    first = got[0]
+    assert set(first) == {
+        "seq",
+        "time",
+        "strategy",
+        "stream",
+        "level",
+        "type",
+        "text",
+        "structured",
+    }
+    assert (first["strategy"], first["stream"], first["level"]) == ("beat", "stdout", "INFO")
+    assert first["text"].startswith("working on ") and first["seq"] == 1
+    assert await env.view.log_lines("beat", after=1, limit=5) == got[1:5]
 
 
 async def test_closing_a_view_leaves_the_supervisor_running(env: Env) -> None:
@@ -280,3 +270,29 @@ async def test_no_supervisor(tmp_path: Path) -> None:
     with pytest.raises(NoSupervisor, match=r"nothing listens on .*control\.sock"):
         await view.events()
     await view.close()
+
+
+async def test_job_record_with_checkpoint(env: Env) -> None:
+    await wait_for(lambda: env.engine.runners["beat"].checkpoint is not None)
+    record = await env.view.job("strategy_beat")
+    assert is_plain_json(record)
+    assert record["job_id"] == "strategy_beat" and record["status"] == "running"
+    assert isinstance(record["checkpoint"], dict)
+    with pytest.raises(UnknownName, match="known: strategy_beat"):
+        await env.view.job("strategy_nope")
+
+
+async def test_log_lines_of_every_strategy(env: Env) -> None:
+    await wait_for(lambda: env.engine.log_lines("beat"))
+    lines = await env.view.log_lines(None, after=0, limit=100)
+    assert lines and all(line["strategy"] == "beat" for line in lines)
+    cursor = lines[-1]["seq"]
+    assert cursor > 1_000_000_000_000  # a time cursor in microseconds
+    assert all(line["seq"] > cursor for line in await env.view.log_lines(None, after=cursor))
+
+
+async def test_detailed_health_has_metrics_history(env: Env) -> None:
+    await wait_for(lambda: env.engine.metrics() is not None)
+    detailed = await env.view.health(detailed=True)
+    assert "system" in detailed["metrics"] and detailed["metrics_history"]
+    assert set(detailed["metrics_history"][0]) >= {"cpu_percent", "memory_percent"}

@@ -300,6 +300,12 @@ class Engine:
         merged.sort(key=lambda line: (line.seq, line.strategy))
         return merged[-limit:]
 
+    def job_record(self, job_id: str) -> JobRecord:
+        job = self.store.jobs.get(job_id)
+        if job is None:
+            raise UnknownName("job", job_id, self.store.jobs)
+        return job.record
+
     async def recent_runs(self, strategy: str | None = None, limit: int = 50) -> list[dict]:
         match = (lambda d: d.get("strategy") == strategy) if strategy else None
         return await self.history.recent("runs", limit, match)

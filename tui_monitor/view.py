@@ -114,6 +114,10 @@ class SupervisorView(abc.ABC):
         supports it)."""
 
     @abc.abstractmethod
+    async def job(self, job_id: str) -> Json:
+        """The whole job record, its checkpoint included (`JobRecord.to_dict()`)."""
+
+    @abc.abstractmethod
     async def runs(self, name: str | None = None, limit: int = 50) -> list[Json]:
         """Recent runs (start, end, exit, reason) from the history, newest last."""
 
@@ -190,9 +194,8 @@ class LocalView(SupervisorView):
         if detailed:
             report["strategies"] = [plain(s.to_dict()) for s in snap.strategies]
             report["jobs"] = [plain(j.to_dict()) for j in snap.jobs]
-            metrics = getattr(self.engine, "metrics", None)
-            if callable(metrics):
-                report["metrics"] = plain(metrics())
+            report["metrics"] = plain(self.engine.metrics())
+            report["metrics_history"] = plain(self.engine.metrics_history())
         return report
 
     async def events(self) -> EventStream:
@@ -229,6 +232,9 @@ class LocalView(SupervisorView):
         if inspect.isawaitable(lines):
             lines = await lines
         return [plain(line) for line in lines]
+
+    async def job(self, job_id: str) -> Json:
+        return plain(self.engine.job_record(job_id).to_dict())
 
     async def runs(self, name: str | None = None, limit: int = 50) -> list[Json]:
         return plain(await self.engine.recent_runs(name, limit))
@@ -309,6 +315,9 @@ class SocketView(SupervisorView):
 
     async def log_lines(self, name: str | None, after: int = 0, limit: int = 500) -> list[Json]:
         return await self._query("log_lines", name=name, after=after, limit=limit)
+
+    async def job(self, job_id: str) -> Json:
+        return await self._query("job", job_id=job_id)
 
     async def runs(self, name: str | None = None, limit: int = 50) -> list[Json]:
         return await self._query("runs", name=name, limit=limit)

@@ -22,11 +22,13 @@ Operations (arguments with defaults are optional):
   "state_dir", "log_dir", "control_socket", "ops"}`
 - `snapshot` → the engine snapshot (`EngineSnapshot.to_dict()`)
 - `health {detailed=false}` → the health report; `detailed` adds `strategies`, `jobs`, `metrics`
+  (the latest sweep) and `metrics_history` (ten minutes of CPU, memory, swap and load)
 - `start {name, fresh=false}`, `stop {name}`, `restart {name}`, `resume {job_id, fresh=false}` →
   `{"strategy": {...}, "job": {...} or null}` once the command is done
 - `log_lines {name, after=0, limit=500}` → `[{"seq", "time", "strategy", "stream", "level",
   "type", "text", "structured"}]`, lines with `seq` > `after` (`name` null: as the engine's
   `log_lines(None, ...)` defines it)
+- `job {job_id}` → the whole job record (`state/<job_id>.json`), its checkpoint included
 - `runs {name=null, limit=50}`, `events {name=null, limit=100}` → history records, newest last
 - `subscribe` → `{"subscribed": true}`, then the connection becomes a stream
 
@@ -138,6 +140,7 @@ OPS: dict[str, dict[str, Arg]] = {
         "after": Arg("int", 0),
         "limit": Arg("int", 500, minimum=1, maximum=MAX_LIMIT),
     },
+    "job": {"job_id": _NAME},
     "runs": {"name": _OPTIONAL_NAME, "limit": Arg("int", 50, minimum=1, maximum=MAX_LIMIT)},
     "events": {"name": _OPTIONAL_NAME, "limit": Arg("int", 100, minimum=1, maximum=MAX_LIMIT)},
     "subscribe": {},

@@ -422,6 +422,8 @@ class ControlServer:
             return await v.resume(a["job_id"], a["fresh"])
         if op == "log_lines":
             return await v.log_lines(a["name"], a["after"], a["limit"])
+        if op == "job":
+            return await v.job(a["job_id"])
         if op == "runs":
             return await v.runs(a["name"], a["limit"])
         if op == "events":

@@ -177,8 +177,7 @@ class MonitorApp(App[int]):
         self.query_one(HeaderBar).apply_health(report)
         self.query_one(SystemPanel).apply(report)
         metrics = report.get("metrics") or {}
-        latest = metrics.get("latest", metrics)
-        self.query_one(StrategyTable).usage = latest.get("strategies") or {}
+        self.query_one(StrategyTable).usage = metrics.get("strategies") or {}
 
     def on_event_arrived(self, message: EventArrived) -> None:
         self.query_one(LogTail).add([event_line(message.event)])

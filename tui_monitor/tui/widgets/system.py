@@ -28,17 +28,14 @@ class SystemPanel(Static):
         self.disk_threshold = 90.0
 
     def apply(self, report: dict[str, Any]) -> None:
-        metrics = report.get("metrics")
-        if not metrics:
+        latest = report.get("metrics")
+        if not latest or "system" not in latest:
             return
-        history = metrics.get("history")
+        history = report.get("metrics_history")
         if history:  # the supervisor's own ten minutes (attach sees them too)
             self.cpu = deque((p["cpu_percent"] for p in history), maxlen=HISTORY)
             self.mem = deque((p["memory_percent"] for p in history), maxlen=HISTORY)
-        latest = metrics.get("latest", metrics)
-        if "system" not in latest:
-            return
-        if not history:
+        else:
             self.cpu.append(latest["system"]["cpu_percent"])
             self.mem.append(latest["system"]["memory_percent"])
         self.update(self.render_metrics(latest))
