@@ -23,9 +23,12 @@ from tui_monitor import __version__
 from tui_monitor.errors import CommandRefused, ConfigError, TuiMonitorError, UnknownName
 
 if TYPE_CHECKING:
+    from tui_monitor.config import Config
     from tui_monitor.view import SupervisorView
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_SUPERVISOR = 0, 1, 2, 3
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_TYPES = ("system", "strategy", "order")
 
 #: The fields of the `--json` shapes (README). Missing ones are null.
 SUPERVISOR_FIELDS = (
@@ -162,6 +165,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("job_id", metavar="JOB_ID", help="job id, e.g. strategy_alpha")
     resume.add_argument("--fresh", action="store_true", help="start over without the checkpoint")
+
+    sub.add_parser(
+        "attach",
+        parents=[_control_options(json_output=False)],
+        help="the dashboard of a running supervisor (quitting stops nothing)",
+    )
+
+    logs = sub.add_parser(
+        "logs", help="print (and follow) the log files, running supervisor or not"
+    )
+    _add_config(logs)
+    logs.add_argument(
+        "name", metavar="NAME", nargs="?", help="a strategy (default: the supervisor's app.log)"
+    )
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=100, help="how many past lines (100)")
+    logs.add_argument("--level", type=str.upper, choices=LOG_LEVELS, help="this level and above")
+    logs.add_argument("--type", dest="log_type", choices=LOG_TYPES, help="only this log type")
     return parser
 
 
@@ -171,22 +192,68 @@ def _config_path(args: argparse.Namespace) -> Path:
     return args.config if args.config is not None else Path(DEFAULT_CONFIG_NAME)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from tui_monitor.config import load_config
+def _wants_dashboard(args: argparse.Namespace) -> bool:
+    """The dashboard unless told otherwise, or unless there is no terminal to draw it on."""
+    return not args.no_ui and sys.stdout.isatty() and sys.stdin.isatty()
+
+
+def _supervise(config: Config, args: argparse.Namespace) -> int:
+    if _wants_dashboard(args):
+        from tui_monitor.dashboard import run_dashboard
+
+        return run_dashboard(config)
     from tui_monitor.headless import run_headless
 
-    config = load_config(_config_path(args))
     return run_headless(config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tui_monitor.config import load_config
+
+    return _supervise(load_config(_config_path(args)), args)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from tui_monitor.dashboard import attach
+
+    return attach(socket_path(args))
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from tui_monitor.config import load_config
+    from tui_monitor.logfiles import known_strategies, show
+
+    config = load_config(_config_path(args))
+    log_dir = config.monitor.log_dir
+    if args.name is not None and args.name not in config.strategies:
+        raise UnknownName(
+            "strategy", args.name, set(config.strategies) | set(known_strategies(log_dir))
+        )
+    if args.lines < 0:
+        raise UsageError("--lines must be 0 or more")
+    try:
+        show(
+            log_dir,
+            args.name,
+            count=args.lines,
+            follow=args.follow,
+            level=args.level,
+            kind=args.log_type,
+            out=_out,
+        )
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from tui_monitor.config import load_config
     from tui_monitor.demo import write_demo_config
-    from tui_monitor.headless import run_headless
 
     path = write_demo_config(args.dir)
-    print(f"tui-monitor demo: configuration {path}; press Ctrl-C to stop", file=sys.stderr)
-    return run_headless(load_config(path))
+    if not _wants_dashboard(args):
+        print(f"tui-monitor demo: configuration {path}; press Ctrl-C to stop", file=sys.stderr)
+    return _supervise(load_config(path), args)
 
 
 # ---- talking to a running supervisor ---------------------------------------------------------
@@ -343,6 +410,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "stop": _command,
     "restart": _command,
     "resume": _command,
+    "attach": cmd_attach,
+    "logs": cmd_logs,
 }
 
 

@@ -75,7 +75,7 @@ class ProcessExited(Event):
     kind: ClassVar[str] = "exit"
 
     def event_level(self) -> str:
-        return "INFO" if self.expected else "WARNING"
+        return "INFO" if self.expected or self.exit_code == 0 else "WARNING"
 
     def describe(self) -> str:
         how = f"signal {self.signal}" if self.signal else f"exit code {self.exit_code}"

@@ -446,6 +446,9 @@ class StrategyRunner:
             self._next_start_mono = None
             child = self.child
             if child is None:
+                finished = self.state in (StrategyState.EXITED, StrategyState.FATAL)
+                if job_status is JobStatus.INTERRUPTED and finished:
+                    return  # a shutdown leaves a completed or failed job as it is
                 if self.state is not StrategyState.STOPPED:
                     self._set_state(StrategyState.STOPPED, reason)
                 return

@@ -4,6 +4,7 @@ itself (`tui-monitor run`, `demo`) or a `SocketView` of one running elsewhere (`
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -133,6 +134,7 @@ class MonitorApp(App[int]):
 
     async def on_mount(self) -> None:
         self.console.push_theme(LOG_THEME)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)
         self.query_one(StrategyTable).focus()
         if self._notice:
             self.notify(self._notice, markup=False, timeout=8)
@@ -150,7 +152,6 @@ class MonitorApp(App[int]):
             self.exit(getattr(exc, "exit_code", 1), message=str(exc))
             return
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, self._terminal_gone)
         loop.add_signal_handler(signal.SIGTERM, self._terminal_gone)
         self._start_feed()
 
@@ -159,8 +160,9 @@ class MonitorApp(App[int]):
             self.run_worker(job(), group="feed", exit_on_error=False)
 
     def _terminal_gone(self) -> None:
-        """SIGHUP (the SSH connection dropped) or SIGTERM: stop strategies gracefully, save jobs."""
-        self._shutdown("terminal closed" if not self._stopping else "")
+        """SIGHUP (the SSH connection dropped) or SIGTERM: stop strategies gracefully, save their
+        jobs, and leave — without the screen, which is gone (Textual would wait on it forever)."""
+        self._stop_everything("terminal closed (SIGHUP or SIGTERM)", hard_exit=True)
 
     # ---- data -----------------------------------------------------------------------------------
 
@@ -374,15 +376,18 @@ class MonitorApp(App[int]):
             f"Quit and stop all {count} strategies? Their jobs are saved as interrupted and "
             "resumed at the next start. (To keep them running, run headless and attach.)",
             "Stop all & quit",
-            lambda: self._shutdown("supervisor shutting down (operator quit the dashboard)"),
+            lambda: self._stop_everything("supervisor shutting down (operator quit the dashboard)"),
         )
 
-    @work(exclusive=True, group="shutdown")
-    async def _shutdown(self, reason: str) -> None:
-        if self._stopping:
+    @work(group="shutdown")
+    async def _stop_everything(self, reason: str, hard_exit: bool = False) -> None:
+        if self._stopping and not hard_exit:
             return
         self._stopping = True
-        self.notify("stopping every strategy…", timeout=30)
+        if not hard_exit:
+            self.notify("stopping every strategy…", timeout=30)
         if self.host is not None:
-            await self.host.stop(reason or "supervisor shutting down")
+            await self.host.stop(reason)
+        if hard_exit:
+            os._exit(0)  # state, jobs and logs are saved; nothing is left to draw on
         self.exit(0)

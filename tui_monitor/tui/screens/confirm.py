@@ -17,6 +17,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen > Vertical {
         width: 64; height: auto; padding: 1 2; border: thick $warning; background: $surface;
     }
+    ConfirmScreen Label { width: 100%; }
     ConfirmScreen Horizontal { height: auto; margin-top: 1; align: center middle; }
     ConfirmScreen Button { margin: 0 2; }
     """

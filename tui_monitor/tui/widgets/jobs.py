@@ -24,10 +24,10 @@ class JobRow(Horizontal):
     DEFAULT_CSS = """
     JobRow { height: 1; }
     JobRow Label { width: auto; padding: 0 1 0 0; }
-    JobRow .job-id { width: 24; }
+    JobRow .job-id { width: 22; }
     JobRow .job-status { width: 12; }
-    JobRow ProgressBar { width: 18; }
-    JobRow .job-age { width: 17; }
+    JobRow ProgressBar { width: 12; }
+    JobRow .job-age { width: 15; }
     JobRow .job-error { width: 1fr; color: $text-muted; }
     JobRow Button { margin: 0 1; min-width: 8; }
     """
@@ -58,7 +58,7 @@ class JobRow(Horizontal):
         progress = job.get("progress")
         bar.update(progress=progress if progress is not None else 0.0)
         checkpoint_at = job.get("checkpoint_at")
-        ckpt = f"ckpt {age(self._now() - checkpoint_at)} ago" if checkpoint_at else "no checkpoint"
+        ckpt = f"ckpt {age(self._now() - checkpoint_at)}" if checkpoint_at else "no ckpt"
         self.query_one(".job-age", Label).update(Text(ckpt, style="dim"))
         button = self.query_one(Button)
         button.disabled = not job["resumable"]

@@ -51,7 +51,8 @@ SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 def cells(s: dict[str, Any]) -> dict[str, Text]:
     """The row of one strategy (plus `_cpu`/`_rss` merged in from the metrics)."""
-    cpu, rss = s.get("_cpu"), s.get("_rss")
+    alive = s.get("pid") is not None
+    cpu, rss = (s.get("_cpu"), s.get("_rss")) if alive else (None, None)
     restarts = Text(f"{s['restarts']}/{s['max_restarts']}")
     if s["restarts"]:
         restarts.stylize("yellow" if s["restarts"] < s["max_restarts"] else "bold red")

@@ -4,12 +4,13 @@ sparklines of the recent history, and the supervisor process itself."""
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_monitor.tui.format import bar, literal, percent_style, size, sparkline
+from tui_monitor.tui.format import literal, percent_style, size, sparkline
 
 HISTORY = 300  # points kept for sparklines (10 minutes at the default 2 s interval)
 
@@ -41,41 +42,38 @@ class SystemPanel(Static):
         self.update(self.render_metrics(latest))
 
     def render_metrics(self, m: dict[str, Any]) -> Text:
+        """Three lines, so the strategies keep the room at 80x24; sparklines grow with width."""
         s, sup = m["system"], m["supervisor"]
-        width = max(10, (self.size.width or 80) - 40)
+        spark = max(8, min(60, (self.size.width or 80) - 60))
         t = Text()
         cpu = s["cpu_percent"]
-        t.append("CPU  ", style="bold")
+        t.append("CPU ", style="bold")
         t.append(f"{cpu:5.1f}% ", style=percent_style(cpu))
-        t.append(sparkline(list(self.cpu), min(width, 40)), style="cyan")
-        t.append("  cores ")
-        for core in s["per_cpu"][:32]:
+        t.append(sparkline(list(self.cpu), spark), style="cyan")
+        t.append(" cores ")
+        for core in s["per_cpu"][:64]:
             t.append(sparkline([core], 1), style=percent_style(core))
-        t.append("\n")
+        load = s["load"]
+        t.append(f"  load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
         mem = s["memory_percent"]
-        t.append("MEM  ", style="bold")
+        t.append("MEM ", style="bold")
         t.append(f"{mem:5.1f}% ", style=percent_style(mem, self.memory_threshold))
-        t.append(f"{size(s['memory_used'])}/{size(s['memory_total'])} ")
-        t.append(sparkline(list(self.mem), min(width, 30)), style="magenta")
-        t.append(f"  (alert {self.memory_threshold:g}%)", style="dim")
-        t.append("   SWAP ", style="bold")
-        t.append(f"{s['swap_percent']:.0f}%", style=percent_style(s["swap_percent"]))
-        t.append("\n")
-        t.append("DISK ", style="bold")
+        t.append(sparkline(list(self.mem), spark), style="magenta")
+        used, total = size(s["memory_used"]), size(s["memory_total"])
+        t.append(f" {used}/{total} (alert {self.memory_threshold:g}%)")
+        t.append("  swap ")
+        t.append(f"{s['swap_percent']:.0f}%\n", style=percent_style(s["swap_percent"]))
+        t.append("DISK", style="bold")
         for d in s["disks"]:
-            t.append_text(literal(d["path"], 40))
+            t.append(" ")
+            t.append_text(literal(Path(d["path"]).name or d["path"], 20))
             t.append(
-                f" {bar(d['percent'] / 100, 8)} ",
+                f" {d['percent']:.0f}%/{self.disk_threshold:g}%",
                 style=percent_style(d["percent"], self.disk_threshold),
             )
-            t.append(f"{d['percent']:.0f}%/{self.disk_threshold:g}%  ")
-        t.append("\n")
-        load = s["load"]
-        t.append("LOAD ", style="bold")
-        t.append(f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}   ")
-        t.append("SUPERVISOR ", style="bold")
+        t.append("  SUP ", style="bold")
         t.append(
-            f"pid {sup['pid']} · {sup['threads']} thr · {size(sup['rss'])} · "
-            f"{sup['cpu_percent']:.1f}% cpu · {sup['open_files']} fds"
+            f"pid {sup['pid']} {sup['threads']}thr {size(sup['rss'])} "
+            f"{sup['cpu_percent']:.0f}%cpu {sup['open_files']}fds"
         )
         return t
