@@ -298,11 +298,7 @@ class StrategyRunner:
         async with self._lock:
             if self.child is not child:
                 return
-            self._expected_exit = True
-            self._exit_reason = reason
-            self._set_state(StrategyState.STOPPING, reason)
-            await self._terminate(child)
-            await self._finish_exit(child, expected=True)
+            await self._stop_child(child, reason)
             self._after_failure(reason)
 
     # ---- exits -------------------------------------------------------------------------------
@@ -394,6 +390,14 @@ class StrategyRunner:
 
     # ---- stopping ----------------------------------------------------------------------------
 
+    async def _stop_child(self, child: process.Child, reason: str) -> None:
+        """A stop we asked for: STOPPING, the whole tree ended, the exit recorded."""
+        self._expected_exit = True
+        self._exit_reason = reason
+        self._set_state(StrategyState.STOPPING, reason)
+        await self._terminate(child)
+        await self._finish_exit(child, expected=True)
+
     async def _terminate(self, child: process.Child) -> None:
         """SIGTERM (or the configured signal) to the whole tree, SIGKILL after stop_timeout."""
         escaped = await asyncio.to_thread(process.descendants_outside_group, child)
@@ -452,11 +456,7 @@ class StrategyRunner:
                 if self.state is not StrategyState.STOPPED:
                     self._set_state(StrategyState.STOPPED, reason)
                 return
-            self._expected_exit = True
-            self._exit_reason = reason
-            self._set_state(StrategyState.STOPPING, reason)
-            await self._terminate(child)
-            await self._finish_exit(child, expected=True)
+            await self._stop_child(child, reason)
             self._set_state(StrategyState.STOPPED, reason)
             if self.job is not None:
                 await self.job.flush()  # `paused`/`interrupted` is on disk when stop returns
@@ -466,11 +466,7 @@ class StrategyRunner:
             self._cancel("backoff", "cooldown")
             child = self.child
             if child is not None:
-                self._expected_exit = True
-                self._exit_reason = reason
-                self._set_state(StrategyState.STOPPING, reason)
-                await self._terminate(child)
-                await self._finish_exit(child, expected=True)
+                await self._stop_child(child, reason)
             self.policy.reset()
             self._launch(reason, self.checkpoint)
 
