@@ -317,3 +317,26 @@ async def test_webhook_secret_never_logged(tmp_path: Path) -> None:
     app_log = (tmp_path / "logs" / "app.log").read_text()
     assert "TOKEN-SHOULD-NOT-LEAK" not in app_log
     assert "alert alert-1: webhook" in app_log
+
+
+async def test_host_serves_http_when_configured(tmp_path: Path, make_config) -> None:
+    import socket
+
+    from tui_monitor.host import SupervisorHost
+
+    with socket.socket() as probe:  # a free port for the configuration
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cmd = script(tmp_path, "s", SLEEPER)
+    host = SupervisorHost(
+        make_config({"a": {"command": cmd}}, http=f"127.0.0.1:{port}"), subreaper=False
+    )
+    await host.start()
+    try:
+        await wait_for(lambda: host.engine.runners["a"].state is S.RUNNING)
+        status, _, body = await get(port, "/health")
+        assert status == 200 and json.loads(body)["status"] == "healthy"
+    finally:
+        await host.stop()
+    with pytest.raises(OSError):
+        await get(port, "/health")  # closed with the supervisor
