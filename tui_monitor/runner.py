@@ -313,10 +313,16 @@ class StrategyRunner:
         async with self._lock:
             if self.child is not child:
                 return
-            info = await self._finish_exit(child, expected=False)
+            info = await self._finish_exit(child, expected=False, flush=False)
             self._after_exit(info)
+            if self.job is not None:
+                # After the replacement is spawned: it was handed the newest checkpoint from
+                # memory, and the write (two fsyncs) overlaps its start-up instead of delaying it.
+                await self.job.flush()
 
-    async def _finish_exit(self, child: process.Child, expected: bool) -> ExitInfo:
+    async def _finish_exit(
+        self, child: process.Child, expected: bool, flush: bool = True
+    ) -> ExitInfo:
         returncode = await child.exited
         self._cancel("started", "deadline", "healthy", "channel")
         info = ExitInfo.from_returncode(returncode, self.ctx.clock.time())
@@ -327,7 +333,7 @@ class StrategyRunner:
         await self.output.drained(DRAIN_TIMEOUT)  # its last lines are in the file
         self.child = None
         self.last_exit = info
-        if self.job is not None:
+        if flush and self.job is not None:
             await self.job.flush()  # the newest checkpoint is on disk before anything goes on
         reason = self._exit_reason or ("exited" if info.success else "crashed")
         self.ctx.publish(
