@@ -222,20 +222,30 @@ class Sampler:
             )
 
     def _trees(self, roots: Mapping[str, int]) -> dict[str, list[int]]:
-        """Every process of each strategy's tree, from ONE scan of the process table."""
-        children: dict[int, list[int]] = {}
-        for proc in psutil.process_iter(["ppid"]):
-            ppid = proc.info.get("ppid")
-            if ppid is not None:
-                children.setdefault(ppid, []).append(proc.pid)
-        trees: dict[str, list[int]] = {}
-        for name, root in roots.items():
-            members, stack = [], [root]
-            while stack:
-                pid = stack.pop()
-                members.append(pid)
-                stack.extend(children.get(pid, ()))
-            trees[name] = members
+        """Every process of each strategy's tree, from ONE scan of the process table.
+
+        Strategies are the supervisor's children, so `children(recursive=True)` (one pass over
+        /proc) finds every descendant; only the few below a strategy need their parent looked up
+        to be grouped under it.
+        """
+        try:
+            descendants = self._me.children(recursive=True)
+        except psutil.Error:
+            return {}
+        root_of = {pid: name for name, pid in roots.items()}
+        parent: dict[int, int] = {}
+        for proc in descendants:
+            if proc.pid not in root_of:
+                with contextlib.suppress(psutil.Error):
+                    parent[proc.pid] = proc.ppid()
+        trees = {name: [pid] for name, pid in roots.items()}
+        for pid, ppid in parent.items():
+            for _ in range(64):  # climb to the strategy (bounded: pids can be reused)
+                if ppid in root_of or ppid not in parent:
+                    break
+                ppid = parent[ppid]
+            if ppid in root_of:
+                trees[root_of[ppid]].append(pid)
         return trees
 
     def _usage(self, pids: list[int]) -> StrategyUsage:
