@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import math
 import socket
+import sys
+import termios
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -110,6 +113,17 @@ class StrategyChannel:
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self.closed = False
+
+    def unread(self) -> bool:
+        """True when the child has written something we have not processed yet (a heartbeat may
+        be waiting on the socket while the loop was busy)."""
+        if self.closed:
+            return False
+        try:
+            waiting = fcntl.ioctl(self._ours.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        except OSError:
+            return False
+        return int.from_bytes(waiting, sys.byteorder) > 0
 
     @property
     def child_fd(self) -> int:

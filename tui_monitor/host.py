@@ -4,10 +4,11 @@ mode host it the same way."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tui_monitor.config import Config
 from tui_monitor.control.server import ControlServer
 from tui_monitor.engine import Engine
-from tui_monitor.httpapi import HttpApi
 
 
 class SupervisorHost:
@@ -15,7 +16,7 @@ class SupervisorHost:
         self.config = config
         self.engine = Engine(config, subreaper=subreaper, console=console)
         self.control = ControlServer(self.engine, config.monitor.control_socket)
-        self.http: HttpApi | None = None
+        self.http: Any = None  # an HttpApi when [monitor] http is set
 
     async def start(self) -> None:
         """Bind the control socket before any strategy starts (a supervisor that could not be
@@ -29,6 +30,8 @@ class SupervisorHost:
             await self.control.close()
             raise
         if self.config.monitor.http:
+            from tui_monitor.httpapi import HttpApi  # prometheus_client only when asked for
+
             http = HttpApi(self.engine, self.config.monitor.http)
             try:
                 await http.start()

@@ -31,6 +31,8 @@ from tui_monitor.states import StrategyState
 PRIVATE_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID")
 STRATEGY_ENV = "TUI_MONITOR_STRATEGY"
 DRAIN_TIMEOUT = 0.5
+CONFIRM_DELAY = 0.005  # seconds the reader gets to deliver a waiting heartbeat past a deadline
+MAX_CONFIRMATIONS = 4
 CHANNEL_GRACE = 0.5
 
 
@@ -75,6 +77,7 @@ class StrategyRunner:
         self._expected_exit = False
         self._pending: set[asyncio.Task[Any]] = set()
         self._exit_reason = ""
+        self._deadline_confirmations = 0
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -228,6 +231,7 @@ class StrategyRunner:
     def on_batch(self, batch: Batch) -> None:
         if batch.heartbeat is not None:
             self.heartbeat_mono = self._now()
+            self._deadline_confirmations = 0
             if batch.heartbeat.message is not None:
                 self.heartbeat_message = batch.heartbeat.message
             if batch.heartbeat.progress is not None:
@@ -289,6 +293,16 @@ class StrategyRunner:
         if remaining > 0.0005:
             self._call_later("deadline", remaining, self._check_deadline)
             return
+        # A loaded loop can reach the deadline before the reader task has seen a heartbeat that
+        # is already waiting: let the reader run first (a few ms) rather than kill a live one.
+        confirming = self._deadline_confirmations
+        if confirming < MAX_CONFIRMATIONS and (
+            confirming == 0 or (self._channel is not None and self._channel.unread())
+        ):
+            self._deadline_confirmations += 1
+            self._call_later("deadline", CONFIRM_DELAY, self._check_deadline)
+            return
+        self._deadline_confirmations = 0
         self.ctx.publish(HeartbeatMissed(self.ctx.clock.time(), self.name, timeout))
         reason = f"no heartbeat for {timeout:g} s"
         self.last_error = reason
