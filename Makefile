@@ -28,6 +28,7 @@ format: $(BIN)/tui-monitor
 	$(BIN)/ruff check --fix .
 
 bench: $(BIN)/tui-monitor
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 clean:

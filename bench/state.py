@@ -117,7 +117,7 @@ def run(mode: Mode) -> str:
         )
     rows.append(["ratio big/small history write (flat = ~1)", ratio])
     return (
-        "## State: checkpoints and history\n\n"
+        "## 6. State: checkpoints and history\n\n"
         f"A strategy checkpoints a 20-level book as fast as it can for {seconds:g} s, through a "
         "real engine; the last checkpoint is durable and checked on disk. History writes are "
         "batches of 10 run records; TinyDB is kept in segments of 1,000 records (retention "

@@ -131,6 +131,7 @@ async def test_every_endpoint_over_real_http(tmp_path: Path, make_config) -> Non
         await api.start()
         try:
             await wait_for(lambda: engine.runners["beta"].state is S.FATAL)
+            await wait_for(lambda: engine.runners["alpha"].state is S.RUNNING)
             await wait_for(lambda: engine.metrics() is not None)
             for path in ("/health", "/api/v1/health"):
                 status, ctype, body = await get(api.port, path)

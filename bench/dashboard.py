@@ -1,0 +1,288 @@
+"""Scenario 7, the dashboard and command start-up.
+
+- 200 strategies printing 5 lines/s each (1,000 log lines/s) under a headless `tui-monitor run`.
+  The dashboard (`MonitorApp`, attached through its control socket like `tui-monitor attach`)
+  runs in this process under Textual's pilot: key press (cursor down/up in the strategy table) →
+  the first frame the compositor produces with the cursor moved, encoded to terminal bytes as a
+  real terminal write would be; and this process's CPU — the dashboard alone, the supervisor is
+  another process — while the log lines flow.
+- Start-up of the commands operators type: `tui-monitor --help` and `tui-monitor status` against
+  the running supervisor, next to `supervisorctl` and `pm2` against theirs with the same 200
+  strategies, and the bare interpreter (`python -c pass`) as the floor. Median of N runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.common import (
+    PYTHON,
+    Goal,
+    Mode,
+    Section,
+    child_argv,
+    fmt,
+    fmt_ratio,
+    percentile,
+    ratio,
+    table,
+    wait_until,
+)
+from bench.procs import Tracker, cpu_seconds
+from bench.tools import Program, Toolbox, supervised, tui_command, wait_started
+
+
+def timed_runs(tracker: Tracker, argv: list[str], cwd: Path, runs: int, env=None) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        done = tracker.run(argv, cwd=cwd, env=env, timeout=60)
+        samples.append(time.perf_counter() - began)
+        if done.returncode not in (0, 1, 2):  # --help exits 0 or 2 depending on the tool
+            raise RuntimeError(f"{argv}: exit {done.returncode}: {done.stderr[-500:]}")
+    return samples
+
+
+async def _pilot(sock: Path, count: int, presses: int, window: float) -> dict[str, Any]:
+    from textual.widgets import DataTable
+
+    from tui_monitor.tui.app import MonitorApp
+    from tui_monitor.view import SocketView
+
+    app = MonitorApp(SocketView(sock), mode="attach")
+    frames: list[tuple[float, int]] = []
+    original = app._display
+
+    def display(screen: Any, renderable: Any) -> None:
+        original(screen, renderable)
+        if renderable is None:
+            return
+        encode = getattr(renderable, "render_segments", None)
+        if encode is not None:  # what a real terminal write costs (headless skips it)
+            encode(app.console)
+        table = app.screen.query(DataTable).first() if app.screen.query(DataTable) else None
+        frames.append((time.perf_counter(), table.cursor_row if table is not None else -1))
+
+    app._display = display  # type: ignore[method-assign]
+    me = [psutil.Process()]
+    result: dict[str, Any] = {}
+    try:
+        await _drive(app, frames, me, count, presses, window, result)
+    except Exception as exc:
+        if "cpu_keys" not in result:
+            raise
+        # Measured already; the dashboard failed on the way out (its owner's to fix).
+        result["exit_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return result
+
+
+async def _drive(
+    app: Any,
+    frames: list[tuple[float, int]],
+    me: list[psutil.Process],
+    count: int,
+    presses: int,
+    window: float,
+    result: dict[str, Any],
+) -> None:
+    from textual.widgets import DataTable
+
+    async with app.run_test(size=(200, 60)) as pilot:
+        table = app.query_one(DataTable)
+        deadline = time.monotonic() + 60
+        while table.row_count < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the table shows {table.row_count} of {count} strategies")
+            await pilot.pause(0.1)
+        await pilot.pause(1.0)
+        cpu0, t0 = cpu_seconds(me), time.monotonic()
+        await asyncio.sleep(window)
+        cpu_idle = (cpu_seconds(me) - cpu0) / (time.monotonic() - t0) * 100
+        latencies = []
+        cpu0, t0 = cpu_seconds(me), time.monotonic()
+        for i in range(presses):
+            key = "down" if (i // 10) % 2 == 0 else "up"
+            before = table.cursor_row
+            mark = len(frames)
+            began = time.perf_counter()
+            await pilot.press(key)
+            limit = began + 5
+            while time.perf_counter() < limit:
+                hit = next((t for t, row in frames[mark:] if row != before), None)
+                if hit is not None:
+                    latencies.append(hit - began)
+                    break
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(random.uniform(0.1, 0.3))
+        cpu_keys = (cpu_seconds(me) - cpu0) / (time.monotonic() - t0) * 100
+        result.update(latencies=latencies, cpu_idle=cpu_idle, cpu_keys=cpu_keys)
+
+
+def pilot_measure(sock: Path, count: int, presses: int, window: float) -> dict[str, Any] | str:
+    try:
+        return asyncio.run(_pilot(sock, count, presses, window))
+    except Exception as exc:  # the dashboard is being finished by its owner
+        return f"not measured yet ({type(exc).__name__}: {str(exc)[:200]})"
+
+
+def run(mode: Mode, tools: Toolbox) -> Section:
+    count = int(mode.pick(200, 6))
+    period = mode.pick(0.2, 0.2)
+    runs = int(mode.pick(20, 2))
+    presses = int(mode.pick(60, 3))
+    window = mode.pick(15.0, 0.5)
+    startup: dict[str, list[float]] = {}
+    pilot: dict[str, Any] | str = "not measured yet"
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
+        folder = Path(tmp)
+        helper = Tracker()
+        try:
+            startup["python -c pass (floor)"] = timed_runs(
+                helper, [PYTHON, "-c", "pass"], folder, runs
+            )
+            startup["tui-monitor --help"] = timed_runs(
+                helper, [*tui_command(), "--help"], folder, runs
+            )
+        finally:
+            helper.cleanup()
+        for tool in tools.use(("tui-monitor", "supervisord", "pm2")):
+            sub = folder / tool
+            stamps = sub / "stamps"
+            stamps.mkdir(parents=True)
+            programs = [
+                Program(
+                    f"s{i:03d}",
+                    child_argv("chatty", stamps / f"s{i:03d}.txt", period),
+                    {"tui-monitor": {"heartbeat_timeout": 0}},
+                )
+                for i in range(count)
+            ]
+            with supervised(
+                tools, tool, sub / "run", programs, "defaults", scenario="dashboard"
+            ) as sup:
+                wait_started(stamps, count, timeout=mode.pick(180, 30))
+                time.sleep(mode.pick(3.0, 0.2))
+                status = sup.status_argv()
+                env = getattr(sup, "env", None)
+                if tool == "tui-monitor":
+                    wait_until(sup.ready, 30, what="control socket")  # type: ignore[attr-defined]
+                elif tool == "supervisord":
+                    startup["supervisorctl --help"] = timed_runs(
+                        sup.tracker,
+                        [*sup.ctl()[:1], "--help"],
+                        sub,
+                        runs,  # type: ignore[attr-defined]
+                    )
+                elif tool == "pm2":
+                    startup["pm2 --help"] = timed_runs(
+                        sup.tracker, [status[0], "--help"], sub, runs, env
+                    )
+                label = {
+                    "tui-monitor": "tui-monitor status",
+                    "supervisord": "supervisorctl status",
+                    "pm2": "pm2 status",
+                }[tool]
+                startup[f"{label} ({count} strategies)"] = timed_runs(
+                    sup.tracker, status, sub, runs, env
+                )
+                if tool == "tui-monitor":
+                    pilot = pilot_measure(
+                        sub / "run" / "state" / "control.sock", count, presses, window
+                    )
+                    print(
+                        f"bench: dashboard pilot: {pilot if isinstance(pilot, str) else 'ok'}",
+                        flush=True,
+                    )
+    floor = statistics.median(startup["python -c pass (floor)"]) * 1000
+    rows = [
+        [
+            what,
+            len(xs),
+            statistics.median(xs) * 1000,
+            percentile(xs, 95) * 1000,
+            fmt_ratio(ratio(statistics.median(xs) * 1000, floor)),
+        ]
+        for what, xs in startup.items()
+    ]
+    body = (
+        f"Start-up: median of {runs} runs of each command, wall time from spawn to exit; the "
+        f"`status` commands run against a supervisor of {count} strategies printing "
+        f"{1 / period:g} lines/s each.\n\n"
+        + tools.skipped_note(("supervisord", "pm2"))
+        + table(["command", "runs", "median ms", "p95 ms", "÷ floor"], rows)
+        + "\n\n"
+    )
+    goals = []
+    if isinstance(pilot, str):
+        body += f"Dashboard key press and CPU: {pilot}.\n"
+        goals.append(Goal("dashboard key press → screen updated, and its CPU", None, pilot))
+    else:
+        lat = pilot["latencies"]
+        body += (
+            f"Dashboard (`MonitorApp` attached over the control socket, Textual pilot, 200×60 "
+            f"cells) with {count} strategies and {count / period:,.0f} log lines/s:\n\n"
+            + table(
+                ["measure", "value"],
+                [
+                    ["key presses measured", len(lat)],
+                    ["key press → screen updated, p50 ms", percentile(lat, 50) * 1000],
+                    ["key press → screen updated, p95 ms", percentile(lat, 95) * 1000],
+                    ["key press → screen updated, max ms", max(lat) * 1000 if lat else None],
+                    [
+                        f"dashboard CPU, logs flowing, no keys ({window:g} s), % of a core",
+                        pilot["cpu_idle"],
+                    ],
+                    ["dashboard CPU while keys are pressed, % of a core", pilot["cpu_keys"]],
+                ],
+            )
+            + "\n\n"
+        )
+        if pilot.get("exit_error"):
+            body += (
+                "Note: the dashboard raised an error while the pilot closed it, after the "
+                f"measurement: `{pilot['exit_error']}`.\n\n"
+            )
+        goals.append(
+            Goal(
+                "dashboard: key press → screen updated (p50, p95) and its CPU",
+                None,
+                f"p50 {fmt(percentile(lat, 50) * 1000)} ms, p95 {fmt(percentile(lat, 95) * 1000)} "
+                f"ms over {len(lat)} presses; CPU {fmt(pilot['cpu_idle'])} % of a core with "
+                f"{count / period:,.0f} lines/s (the issue sets no number; recorded)",
+            )
+        )
+    help_ms = statistics.median(startup["tui-monitor --help"]) * 1000
+    status_key = next(k for k in startup if k.startswith("tui-monitor status"))
+    status_ms = statistics.median(startup[status_key]) * 1000
+    peers = {
+        k: statistics.median(v) * 1000
+        for k, v in startup.items()
+        if "status" in k and not k.startswith("tui")
+    }
+    body += (
+        "What the numbers mean: a command's start-up is the interpreter's (the floor) plus its "
+        "imports and, for `status`, one round trip on the control socket; the dashboard's "
+        "latency is one Textual event → compositor frame, measured with the log panel busy. No "
+        "peer has a comparable dashboard (supervisord has none; `pm2 monit` is a separate "
+        "program).\n"
+    )
+    goals.append(
+        Goal(
+            "`tui-monitor --help` and `status` start-up (recorded, compared)",
+            None,
+            f"--help {fmt(help_ms)} ms = {fmt_ratio(ratio(help_ms, floor))} the bare interpreter; "
+            f"status {fmt(status_ms)} ms"
+            + "".join(
+                f"; {k} {fmt(v)} ms ({fmt_ratio(ratio(status_ms, v))})" for k, v in peers.items()
+            ),
+        )
+    )
+    return Section("7. Dashboard and command start-up", body, goals)
