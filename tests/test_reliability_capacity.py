@@ -104,12 +104,6 @@ def test_an_exhausted_open_files_limit_is_contained(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the supervisor never raises its soft RLIMIT_NOFILE towards the hard limit, so with "
-    "the common soft limit (1024, or 256 here) it cannot run the strategies the hard limit "
-    "allows: here about half of 60 end `fatal` with 'Too many open files'",
-)
 def test_a_low_soft_open_files_limit_still_runs_every_strategy(tmp_path: Path) -> None:
     config = write_config(tmp_path, sleepers(60), {"metrics_interval": 60})
     sup = Sup(config, preexec_fn=open_files_limit(256))  # the hard limit stays high
@@ -122,13 +116,6 @@ def test_a_low_soft_open_files_limit_still_runs_every_strategy(tmp_path: Path) -
         kill_marked(sup.mark)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner.StrategyRunner._launch creates the heartbeat socketpair (StrategyChannel) "
-    "outside its try/except OSError: at the open-files limit the OSError escapes — out of "
-    "Engine.start (the supervisor dies at start-up), or out of a backoff timer (an 'internal "
-    "error', and the strategy stays in `backoff` for ever)",
-)
 async def test_no_descriptor_for_the_heartbeat_socket_is_a_failed_start(
     tmp_path: Path, make_config, monkeypatch: pytest.MonkeyPatch
 ) -> None:

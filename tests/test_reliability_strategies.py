@@ -186,12 +186,6 @@ def _live(proc: psutil.Process) -> bool:
 # ---- attacks that found bugs -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner.StrategyRunner._terminate signals only the process group the child was "
-    "started in; a strategy that joined another group is never signalled and `await "
-    "child.exited` waits forever: stop, restart and shutdown hang",
-)
 async def test_a_strategy_that_leaves_its_process_group_can_still_be_stopped(
     tmp_path: Path, make_config
 ) -> None:
@@ -238,12 +232,6 @@ async def test_a_strategy_that_leaves_its_process_group_can_still_be_stopped(
         assert stopped, "stopping a strategy that changed its process group hung"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="process.spawn: when watching the new child fails (os.pidfd_open raising EMFILE) the "
-    "OSError propagates after the child was started; runner._launch reports a failed start and "
-    "launches another copy while the first one runs on, unsupervised",
-)
 async def test_a_failed_start_leaves_no_process_behind(
     tmp_path: Path, make_config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -272,12 +260,6 @@ async def test_a_failed_start_leaves_no_process_behind(
                         proc.kill()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="channel.StrategyChannel._send writes replies without ever waiting for the strategy "
-    "to read them: a strategy that sends requests and never reads makes the supervisor buffer "
-    "replies without bound (here 64 MB for 1,000 requests)",
-)
 async def test_a_strategy_that_never_reads_its_replies_cannot_grow_the_supervisor(
     tmp_path: Path, make_config
 ) -> None:

@@ -190,6 +190,10 @@ class StrategyChannel:
                 self._send({"op": "error", "id": request.get("id"), "message": "bad checkpoint"})
             else:
                 self._send(self._handler.on_request(request))
+        if self._writer is not None and (batch.durable_ids or batch.requests):
+            # Back-pressure: a strategy that never reads its replies stops being read from,
+            # instead of making us buffer replies without bound.
+            await self._writer.drain()
 
     def _send(self, message: dict[str, Any]) -> None:
         if self._writer is None or self._writer.is_closing():

@@ -67,7 +67,7 @@ class Engine:
         self.runners: dict[str, StrategyRunner] = {}
         self.applog = applog.AppLog()
         self.lock = StateLock(m.state_dir)
-        self.storm = RestartStorm(m.restart_storm, m.restart_storm_window)
+        self.storm = RestartStorm(m.restart_storm, m.restart_storm_window, self.clock.monotonic)
         self.bus.add_listener(self.storm)
         self.capture = Capture(on_problem=self._capture_problem)
         self.monitoring = MetricsLoop(m, self._process_roots, self._on_metrics)
@@ -93,6 +93,7 @@ class Engine:
                 raise StartupError(f"cannot create {folder}: {exc.strerror}") from None
         m.state_dir.chmod(0o700)  # the control socket and job state are the owner's alone
         self.lock.acquire()  # before anything is touched: one supervisor per state folder
+        process.raise_open_files_limit()
         self.applog.open(m.log_dir, m.app_log_max_bytes, m.app_log_backups, self._console)
         self.bus.add_listener(applog.log_event)
         applog.install_exception_hooks(
@@ -142,9 +143,15 @@ class Engine:
         self._running = False
         self.publish_note(f"stopping {len(self.runners)} strategies: {reason}")
         await asyncio.gather(
-            *(r.stop(reason, job_status=JobStatus.INTERRUPTED) for r in self.runners.values()),
+            *(
+                r.stop(reason, job_status=JobStatus.INTERRUPTED, sweep=False)
+                for r in self.runners.values()
+            ),
             return_exceptions=True,
         )
+        # One scan of the process table for every strategy's escaped daemons, not one each.
+        leftovers = await asyncio.to_thread(process.find_marked, self.instance)
+        process.kill_processes(leftovers, signal.SIGKILL)
         await asyncio.gather(*(r.close() for r in self.runners.values()), return_exceptions=True)
         await self.store.flush_all()
         await asyncio.to_thread(self.capture.stop)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,10 +49,12 @@ class HealthReport:
 
 
 class RestartStorm:
-    """Counts automatic restarts of all strategies within a sliding window (an event listener)."""
+    """Counts automatic restarts of all strategies within a sliding window (an event listener).
+    Times are monotonic: a wall-clock step must neither prolong nor forget a storm."""
 
-    def __init__(self, limit: int, window: float) -> None:
+    def __init__(self, limit: int, window: float, monotonic: Callable[[], float]) -> None:
         self.limit, self.window = limit, window
+        self._monotonic = monotonic
         self._times: deque[float] = deque()
 
     def __call__(self, event: Event) -> None:
@@ -61,9 +63,10 @@ class RestartStorm:
             and event.new is StrategyState.STARTING
             and event.reason.startswith("restarted after")
         ):
-            self._times.append(event.time)
+            self._times.append(self._monotonic())
 
-    def count(self, now: float) -> int:
+    def count(self) -> int:
+        now = self._monotonic()
         while self._times and self._times[0] < now - self.window:
             self._times.popleft()
         return len(self._times)
@@ -106,7 +109,7 @@ def evaluate(
         if job.status == "failed" and job.strategy in running:
             reasons.append(Reason(DEGRADED, "job_failed", f"job {job.job_id} failed", job.strategy))
     if storm is not None:
-        count = storm.count(now)
+        count = storm.count()
         if count >= storm.limit:
             reasons.append(
                 Reason(

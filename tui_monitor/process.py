@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,7 @@ PR_SET_CHILD_SUBREAPER = 36
 INSTANCE_ENV = "TUI_MONITOR_INSTANCE"
 JOB_ENV = "TUI_MONITOR_JOB_ID"
 STATE_ENV = "TUI_MONITOR_STATE_DIR"
+RUN_ENV = "TUI_MONITOR_RUN"  # one value per start of a strategy: its leftovers, not its successor
 
 _SETPRIV = shutil.which("setpriv")
 
@@ -45,6 +47,35 @@ def become_subreaper() -> bool:
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+#: The open-files limit we started with, handed back to every child once we raised ours.
+_child_nofile: tuple[int, int] | None = None
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise our soft RLIMIT_NOFILE to the hard limit: each strategy costs the supervisor a few
+    descriptors (pipes, channel, pidfd), and the usual soft limit of 1024 would cap us at a few
+    hundred strategies. Children get the original limit back (programs that use select() rely
+    on it). Returns the limit now in force."""
+    global _child_nofile
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft >= target:
+        return soft, hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft, hard
+    if _child_nofile is None:
+        _child_nofile = (soft, hard)
+    return target, hard
+
+
+def _restore_child_limits(pid: int) -> None:
+    if _child_nofile is not None:
+        with contextlib.suppress(OSError, ValueError):
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, _child_nofile)
 
 
 @dataclass
@@ -67,14 +98,18 @@ class Child:
         return self.popen.returncode
 
     def signal_group(self, sig: int) -> bool:
-        """Signal the child's whole process group. False if nothing was there to signal."""
-        try:
+        """Signal the child's whole process group, and the child itself through its pidfd: a
+        strategy that moved to another group (setpgid) is still reached, and a pidfd can never
+        hit a recycled pid. False if nothing was there to signal."""
+        sent = False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, sig)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return False
+            sent = True
+        if self._pidfd >= 0:
+            with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+                signal.pidfd_send_signal(self._pidfd, sig)
+                sent = True
+        return sent
 
 
 def spawn(
@@ -104,13 +139,23 @@ def spawn(
         process_group=0,
         close_fds=True,
     )
+    _restore_child_limits(popen.pid)
     try:
         create_time = psutil.Process(popen.pid).create_time()
     except psutil.Error:
         create_time = 0.0
     exited: asyncio.Future[int] = loop.create_future()
     child = Child(popen, popen.pid, create_time, monotonic, exited)
-    _watch_exit(child, loop, on_exit_hook)
+    try:
+        _watch_exit(child, loop, on_exit_hook)
+    except OSError:
+        # Unwatched, it would run on unsupervised while a failed start launches another copy.
+        _own_pids.discard(popen.pid)
+        with contextlib.suppress(OSError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.kill()
+        popen.wait()
+        raise
     return child
 
 
@@ -179,17 +224,49 @@ def reap_orphans() -> list[int]:
         reaped.append(info.si_pid)
 
 
+def child_pids(pid: int) -> list[int] | None:
+    """Direct children of `pid` from /proc/PID/task/*/children: a few small reads, where
+    psutil's children() scans the whole process table. None where the kernel lacks the file."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found.extend(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}"):
+                return found
+            return None  # no CONFIG_PROC_CHILDREN
+        except OSError:
+            continue
+    return found
+
+
+def descendant_pids(pid: int) -> list[int]:
+    """Every descendant of `pid`, cheaply for the small trees strategies have."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        kids = child_pids(todo.pop())
+        if kids is None:  # fall back to the process-table scan
+            with contextlib.suppress(psutil.Error):
+                return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+            return out
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
 def descendants_outside_group(child: Child) -> list[psutil.Process]:
     """Descendants of `child` that left its process group (setsid/setpgid): killpg misses them."""
-    try:
-        procs = psutil.Process(child.pid).children(recursive=True)
-    except psutil.Error:
-        return []
     outside: list[psutil.Process] = []
-    for proc in procs:
+    for pid in descendant_pids(child.pid):
         try:
-            if os.getpgid(proc.pid) != child.pgid:
-                outside.append(proc)
+            if os.getpgid(pid) != child.pgid:
+                outside.append(psutil.Process(pid))
         except (ProcessLookupError, psutil.Error):
             continue
     return outside
@@ -201,6 +278,7 @@ def find_marked(
     *,
     state_dir: str | None = None,
     exclude_instance: str | None = None,
+    run: str | None = None,
 ) -> list[psutil.Process]:
     """Processes of this user carrying our markers, wherever they re-parented: of one supervisor
     instance (and job), or of any supervisor of one state folder except `exclude_instance`."""
@@ -219,6 +297,8 @@ def find_marked(
         if instance is not None and env.get(INSTANCE_ENV) != instance:
             continue
         if job_id is not None and env.get(JOB_ENV) != job_id:
+            continue
+        if run is not None and env.get(RUN_ENV) != run:
             continue
         if state_dir is not None and env.get(STATE_ENV) != state_dir:
             continue

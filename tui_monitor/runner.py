@@ -78,6 +78,7 @@ class StrategyRunner:
         self._pending: set[asyncio.Task[Any]] = set()
         self._exit_reason = ""
         self._deadline_confirmations = 0
+        self._run_seq = 0  # numbers this runner's starts, to find one start's leftovers
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -160,9 +161,15 @@ class StrategyRunner:
         """Start a process now. On failure to exec, the failure goes through the restart policy."""
         self._cancel("backoff", "cooldown")
         self._next_start_mono = None
-        channel = StrategyChannel(self)
+        try:
+            channel = StrategyChannel(self)
+        except OSError as exc:  # at the open-files limit, like any failed start
+            self._launch_failed(f"cannot open the heartbeat channel: {exc.strerror or exc}")
+            return
         env = self._environment()
         env[FD_ENV] = str(channel.child_fd)
+        self._run_seq += 1
+        env[process.RUN_ENV] = str(self._run_seq)
         try:
             out_fd, err_fd = self.output.open_pipes()
         except OSError as exc:
@@ -312,8 +319,11 @@ class StrategyRunner:
         async with self._lock:
             if self.child is not child:
                 return
+            run = self._run_seq
             await self._stop_child(child, reason)
             self._after_failure(reason)
+            # The replacement is running: leftovers of the old run are swept after, not before.
+            await self._sweep(run)
 
     # ---- exits -------------------------------------------------------------------------------
 
@@ -420,7 +430,7 @@ class StrategyRunner:
 
     async def _terminate(self, child: process.Child) -> None:
         """SIGTERM (or the configured signal) to the whole tree, SIGKILL after stop_timeout."""
-        escaped = await asyncio.to_thread(process.descendants_outside_group, child)
+        escaped = process.descendants_outside_group(child)  # a few /proc reads
         sig = process.parse_signal(self.cfg.stop_signal)
         child.signal_group(sig)
         process.kill_processes(escaped, sig)
@@ -435,14 +445,19 @@ class StrategyRunner:
                     problem_level="WARNING",
                 )
             )
+            escaped += process.descendants_outside_group(child)
             child.signal_group(signal.SIGKILL)
             await child.exited
         child.signal_group(signal.SIGKILL)
         process.kill_processes(escaped, signal.SIGKILL)
-        stragglers = await asyncio.to_thread(
-            process.find_marked, self.ctx.instance, self.cfg.job_id
+
+    async def _sweep(self, run: int) -> None:
+        """End what one run left behind outside its process group and tree (double-forked
+        daemons), found by its markers: a scan of the process table, so off the loop."""
+        leftovers = await asyncio.to_thread(
+            process.find_marked, self.ctx.instance, self.cfg.job_id, run=str(run)
         )
-        process.kill_processes(stragglers, signal.SIGKILL)
+        process.kill_processes(leftovers, signal.SIGKILL)
 
     # ---- operator commands -------------------------------------------------------------------
 
@@ -460,10 +475,15 @@ class StrategyRunner:
             self._launch(reason, self.checkpoint)
 
     async def stop(
-        self, reason: str = "stopped by operator", *, job_status: JobStatus = JobStatus.PAUSED
+        self,
+        reason: str = "stopped by operator",
+        *,
+        job_status: JobStatus = JobStatus.PAUSED,
+        sweep: bool = True,
     ) -> None:
         """Stop the process tree. The job becomes `paused` (an operator stop) or `interrupted`
-        (the supervisor shutting down: resumed automatically at the next start)."""
+        (the supervisor shutting down: resumed automatically at the next start). `sweep=False`
+        leaves the search for escaped daemons to the caller (one scan for all at shutdown)."""
         async with self._lock:
             self._stopped_as = job_status
             self._cancel("backoff", "cooldown")
@@ -476,7 +496,10 @@ class StrategyRunner:
                 if self.state is not StrategyState.STOPPED:
                     self._set_state(StrategyState.STOPPED, reason)
                 return
+            run = self._run_seq
             await self._stop_child(child, reason)
+            if sweep:
+                await self._sweep(run)
             self._set_state(StrategyState.STOPPED, reason)
             if self.job is not None:
                 await self.job.flush()  # `paused`/`interrupted` is on disk when stop returns
@@ -485,10 +508,13 @@ class StrategyRunner:
         async with self._lock:
             self._cancel("backoff", "cooldown")
             child = self.child
+            run = self._run_seq
             if child is not None:
                 await self._stop_child(child, reason)
             self.policy.reset()
             self._launch(reason, self.checkpoint)
+            if child is not None:
+                await self._sweep(run)
 
     async def close(self) -> None:
         """Cancel timers and background tasks (after the process has been stopped)."""
