@@ -30,6 +30,7 @@ SCENARIOS = {
     "state": "6. State: checkpoints and history",
     "dashboard": "7. Dashboard and command start-up",
     "sweep": "Metrics sweep cost",
+    "soak": "8. Soak: memory, descriptors and threads over time",
 }
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -225,7 +225,9 @@ class Engine:
         )
 
     def metrics(self) -> MetricsSample | None:
-        """The latest sweep of system, supervisor and per-strategy metrics."""
+        """The latest sweep of system, supervisor and per-strategy metrics. Asking marks the
+        supervisor as watched: strategies are then sampled at the full rate."""
+        self.monitoring.watched()
         return self.monitoring.latest
 
     def metrics_history(self) -> list[HistoryPoint]:

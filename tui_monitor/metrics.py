@@ -23,6 +23,8 @@ from typing import Any
 
 import psutil
 
+from tui_monitor import process
+
 HISTORY_SECONDS = 600.0
 
 
@@ -132,7 +134,7 @@ class Sampler:
         self._me.cpu_percent(None)
         psutil.cpu_percent(None)
         psutil.cpu_percent(None, percpu=True)
-        self._procs: dict[int, psutil.Process] = {}
+        self._procs: dict[int, tuple[psutil.Process, float, float]] = {}  # CPU s at when
         self._last_io: tuple[float, Any, Any] | None = None
         self._started = time.monotonic()
         self.history: deque[HistoryPoint] = deque()
@@ -222,57 +224,53 @@ class Sampler:
             )
 
     def _trees(self, roots: Mapping[str, int]) -> dict[str, list[int]]:
-        """Every process of each strategy's tree, from ONE scan of the process table.
+        """Every process of each strategy's tree, walked down from the strategy through
+        /proc/PID/task/*/children: a few small reads per process, where psutil's children() reads
+        the stat file of every process on the machine."""
+        return {name: [pid, *process.descendant_pids(pid)] for name, pid in roots.items()}
 
-        Strategies are the supervisor's children, so `children(recursive=True)` (one pass over
-        /proc) finds every descendant; only the few below a strategy need their parent looked up
-        to be grouped under it.
-        """
-        try:
-            descendants = self._me.children(recursive=True)
-        except psutil.Error:
-            return {}
-        root_of = {pid: name for name, pid in roots.items()}
-        parent: dict[int, int] = {}
-        for proc in descendants:
-            if proc.pid not in root_of:
-                with contextlib.suppress(psutil.Error):
-                    parent[proc.pid] = proc.ppid()
-        trees = {name: [pid] for name, pid in roots.items()}
-        for pid, ppid in parent.items():
-            for _ in range(64):  # climb to the strategy (bounded: pids can be reused)
-                if ppid in root_of or ppid not in parent:
-                    break
-                ppid = parent[ppid]
-            if ppid in root_of:
-                trees[root_of[ppid]].append(pid)
-        return trees
-
-    def _usage(self, pids: list[int]) -> StrategyUsage:
-        cpu, rss, alive = 0.0, 0, 0
-        for pid in pids:
-            proc = self._procs.get(pid)
-            try:
-                if proc is None:
-                    proc = self._procs[pid] = psutil.Process(pid)
-                with proc.oneshot():
-                    cpu += proc.cpu_percent(None)
-                    rss += proc.memory_info().rss
-                alive += 1
-            except psutil.Error:
-                self._procs.pop(pid, None)
-        return StrategyUsage(cpu, rss, alive)
-
-    def sample(self, roots: Mapping[str, int]) -> MetricsSample:
-        began = time.perf_counter()
-        now = time.time()
-        system = self._system(time.monotonic())
+    def _strategies(self, roots: Mapping[str, int]) -> dict[str, StrategyUsage]:
         trees = self._trees(roots) if roots else {}
-        strategies = {name: self._usage(pids) for name, pids in trees.items()}
+        mono = time.monotonic()
+        strategies = {name: self._usage(pids, mono) for name, pids in trees.items()}
         live = {pid for pids in trees.values() for pid in pids}
         for pid in list(self._procs):
             if pid not in live:
                 del self._procs[pid]
+        return strategies
+
+    def _usage(self, pids: list[int], now: float) -> StrategyUsage:
+        """CPU % from the change in each process's CPU time since the last sweep (psutil's
+        cpu_percent() would also ask the CPU count and the clock once per process)."""
+        cpu, rss, alive = 0.0, 0, 0
+        for pid in pids:
+            known = self._procs.get(pid)
+            try:
+                proc = known[0] if known else psutil.Process(pid)
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    rss += proc.memory_info().rss
+            except psutil.Error:
+                self._procs.pop(pid, None)
+                continue
+            used = times.user + times.system
+            if known is not None and now > known[2]:
+                cpu += max(0.0, used - known[1]) / (now - known[2]) * 100
+            self._procs[pid] = (proc, used, now)
+            alive += 1
+        return StrategyUsage(cpu, rss, alive)
+
+    def sample(self, roots: Mapping[str, int], per_strategy: bool = True) -> MetricsSample:
+        """One sweep. Without `per_strategy` the strategies' usage of the previous sweep is
+        carried over (for those still running): the per-process reads are most of the cost."""
+        began = time.perf_counter()
+        now = time.time()
+        system = self._system(time.monotonic())
+        if per_strategy or self.latest is None:
+            strategies = self._strategies(roots)
+        else:
+            old = self.latest.strategies
+            strategies = {name: old[name] for name in roots if name in old}
         sample = MetricsSample(
             time=now,
             system=system,

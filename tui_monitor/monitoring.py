@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -41,6 +42,12 @@ def resource_reasons(sample: MetricsSample | None, monitor: MonitorConfig) -> li
     return reasons
 
 
+#: While nobody looks (no view asked for metrics lately), per-strategy CPU and memory are
+#: sampled only every this many sweeps: an idle supervisor should cost next to nothing.
+UNWATCHED_EVERY = 10
+WATCH_HOLD = 30.0  # seconds a view's request keeps full-rate sampling on
+
+
 class MetricsLoop:
     def __init__(
         self,
@@ -55,6 +62,8 @@ class MetricsLoop:
         self._on_sample = on_sample
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="metrics")
         self._task: asyncio.Task[None] | None = None
+        self._watched_until = 0.0
+        self._wake = asyncio.Event()
 
     @property
     def latest(self) -> MetricsSample | None:
@@ -63,15 +72,29 @@ class MetricsLoop:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def sample_now(self) -> MetricsSample:
+    def watched(self) -> None:
+        """A view wants metrics: sample strategies at full rate for a while (at once if they
+        were being sampled slowly)."""
+        now = time.monotonic()
+        if now >= self._watched_until:
+            self._wake.set()
+        self._watched_until = now + WATCH_HOLD
+
+    async def sample_now(self, per_strategy: bool = True) -> MetricsSample:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.sampler.sample, dict(self._roots()))
+        roots = dict(self._roots())
+        return await loop.run_in_executor(self._pool, self.sampler.sample, roots, per_strategy)
 
     async def _run(self) -> None:
+        sweeps = 0
         while True:
-            sample = await self.sample_now()
+            watched = time.monotonic() < self._watched_until
+            sample = await self.sample_now(watched or sweeps % UNWATCHED_EVERY == 0)
+            sweeps += 1
             self._on_sample(sample)
-            await asyncio.sleep(self.interval)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
 
     async def close(self) -> None:
         if self._task is not None:
