@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.conftest import PYTHON, alive, pids_in_file, running, script, wait_for
+from tui_monitor import process
 from tui_monitor.engine import Engine
 from tui_monitor.errors import CommandRefused, UnknownName
 from tui_monitor.events import HeartbeatMissed, Problem, ProcessExited, StateChanged
@@ -490,3 +493,57 @@ def test_signal_names() -> None:
     assert parse_signal("SIGKILL") == signal.SIGKILL
     assert signal_name(signal.SIGINT) == "SIGINT"
     assert psutil.Process().pid == os.getpid()
+
+
+#: Each run double-forks a daemon (it re-parents away: only its environment markers tie it to
+#: the run), records "run-pid daemon-pid", heartbeats once, then hangs.
+DAEMONIZER = """
+    import os, time
+    from tui_monitor import client
+    out = {out!r}
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            with open(out, "a") as f:
+                f.write(f"{{os.getpid()}}\\n")
+            time.sleep(60)
+        os._exit(0)
+    client.heartbeat("once")
+    while True:
+        time.sleep(1)
+"""
+
+
+async def test_a_heartbeat_kill_ends_the_old_runs_daemon_not_the_new_ones(
+    tmp_path: Path, make_config
+) -> None:
+    out = tmp_path / "daemons"
+    cmd = script(tmp_path, "daemonizer", DAEMONIZER.format(out=str(out)))
+    cfg = make_config({"a": {"command": cmd, "heartbeat_timeout": 0.4, "stop_timeout": 0.2}})
+    async with running(cfg) as (engine, _):
+        await wait_for(lambda: len(pids_in_file(out)) == 2, timeout=10)  # a second run's daemon
+        first, second = pids_in_file(out)
+        await wait_for(lambda: not alive(first), timeout=3)
+        assert alive(second), "the sweep after the restart ended the replacement's daemon"
+        await engine.stop_strategy("a")
+        await wait_for(lambda: not alive(second), timeout=2)  # SIGKILL sent; it is dying
+
+
+def test_descendants_are_found_below_a_process(tmp_path: Path) -> None:
+    out = tmp_path / "grandchild"
+    child = subprocess.Popen(
+        ["/bin/sh", "-c", f"sleep 30 & echo $! > {out}.tmp; mv {out}.tmp {out}; wait"]
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while not out.exists():
+            assert time.monotonic() < deadline, "the shell never started its child"
+            time.sleep(0.01)
+        grandchild = int(out.read_text())
+        assert process.descendant_pids(child.pid) == [grandchild]
+        assert process.descendant_pids(grandchild) == []
+    finally:
+        child.kill()
+        child.wait()
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(out.read_text()), signal.SIGKILL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
+import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -341,3 +342,39 @@ async def test_host_serves_http_when_configured(tmp_path: Path, make_config) -> 
         await host.stop()
     with pytest.raises(OSError):
         await get(port, "/health")  # closed with the supervisor
+
+
+def test_unwatched_sweeps_carry_the_strategies_usage_over(tmp_path: Path) -> None:
+    from tui_monitor.metrics import Sampler
+
+    child = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(30)"])
+    try:
+        sampler = Sampler([tmp_path])
+        first = sampler.sample({"a": child.pid})
+        assert first.strategies["a"].processes == 1 and first.strategies["a"].rss > 0
+        carried = sampler.sample({"a": child.pid}, per_strategy=False)
+        assert carried.strategies["a"] is first.strategies["a"]
+        assert sampler.sample({}, per_strategy=False).strategies == {}  # it stopped meanwhile
+    finally:
+        child.kill()
+        child.wait()
+
+
+async def test_a_view_asking_for_metrics_gets_a_fresh_sweep_at_once(
+    tmp_path: Path, make_config
+) -> None:
+    from tui_monitor.monitoring import MetricsLoop
+
+    config = make_config({}, metrics_interval=60)
+    samples: list[object] = []
+    loop = MetricsLoop(config.monitor, dict, samples.append)
+    loop.start()
+    try:
+        await wait_for(lambda: len(samples) == 1)
+        loop.watched()  # long before the 60 s interval is up
+        await wait_for(lambda: len(samples) == 2)
+        loop.watched()  # already watched: no extra sweep
+        await asyncio.sleep(0.2)
+        assert len(samples) == 2
+    finally:
+        await loop.close()
