@@ -37,9 +37,12 @@ class Goal:
     text: str
     met: bool | None
     evidence: str
+    recorded: bool = False  # a figure the issue asks for without a bar to clear
 
     @property
     def verdict(self) -> str:
+        if self.recorded and self.met is None:
+            return "recorded"
         return {True: "**met**", False: "**missed**", None: "not measured"}[self.met]
 
 

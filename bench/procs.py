@@ -9,9 +9,13 @@ wherever it re-parented, whatever group it moved to — and checks with psutil t
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
+import struct
 import subprocess
+import termios
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -108,6 +112,35 @@ class Tracker:
             out, err = popen.communicate()
             err += f"\n(killed after {timeout:g} s)"
         return subprocess.CompletedProcess(popen.args, popen.returncode, out, err)
+
+    def spawn_in_terminal(
+        self, argv: Sequence[str], *, cwd: Path | str, size: tuple[int, int] = (200, 50)
+    ) -> subprocess.Popen[Any]:
+        """Start a full-screen program on a pseudo-terminal of `size` (columns, rows), as over
+        SSH; what it draws is read and thrown away so that it never blocks on a full terminal."""
+        master, slave = os.openpty()
+        columns, rows = size
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        popen = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=self.env({"TERM": "xterm-256color", "COLORTERM": "truecolor"}),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.popens.append(popen)
+
+        def discard() -> None:
+            with contextlib.suppress(OSError):
+                while os.read(master, 1 << 16):
+                    pass
+            os.close(master)
+
+        threading.Thread(target=discard, daemon=True).start()
+        return popen
 
     def cleanup(self, timeout: float = 10.0) -> list[str]:
         """Kill everything this tracker started; returns what had to be killed after the fact.

@@ -79,6 +79,7 @@ class StrategyRunner:
         self._exit_reason = ""
         self._deadline_confirmations = 0
         self._run_seq = 0  # numbers this runner's starts, to find one start's leftovers
+        self._base_env: dict[str, str] | None = None
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -149,13 +150,16 @@ class StrategyRunner:
     # ---- launching ---------------------------------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-        env.update(self.cfg.env)
-        env[STRATEGY_ENV] = self.name
-        env[process.JOB_ENV] = self.cfg.job_id
-        env[process.INSTANCE_ENV] = self.ctx.instance
-        env[process.STATE_ENV] = str(self.ctx.state_dir)
-        return env
+        """A fresh copy of the strategy's environment (built once: it is on the restart path)."""
+        if self._base_env is None:
+            env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+            env.update(self.cfg.env)
+            env[STRATEGY_ENV] = self.name
+            env[process.JOB_ENV] = self.cfg.job_id
+            env[process.INSTANCE_ENV] = self.ctx.instance
+            env[process.STATE_ENV] = str(self.ctx.state_dir)
+            self._base_env = env
+        return dict(self._base_env)
 
     def _launch(self, reason: str, resume: dict[str, Any] | None) -> None:
         """Start a process now. On failure to exec, the failure goes through the restart policy."""
