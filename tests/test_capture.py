@@ -8,6 +8,7 @@ failing disk never blocks the strategy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -26,6 +27,8 @@ from tui_monitor.capture import (
     RotatingFile,
     StrategyOutput,
     Tail,
+    _Pipe,
+    _Run,
 )
 from tui_monitor.logline import MAX_LINE_CHARS, LogLine, classify
 
@@ -503,6 +506,70 @@ async def test_write_error_never_blocks_the_child_and_recovers(
     assert "works again" in problems[1][1]
     assert (tmp_path / "strategies" / "full.log").read_bytes() == b"space is back\n"
     assert newest(out.tail, 1)[0].text == "space is back"
+
+
+def _full_pipe_output(tmp_path: Path) -> tuple[StrategyOutput, _Pipe, int]:
+    """An output whose stdout file is a FIFO nobody drains yet: writes fail part-way (EAGAIN)
+    once its 64 KiB are full, like on a full disk, and work again once the test reads it."""
+    (tmp_path / "strategies").mkdir()
+    fifo = tmp_path / "strategies" / "cut.log"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    out = StrategyOutput("cut", tmp_path, max_bytes=100 * MB, backups=1)
+    os.set_blocking(out.stdout_file.fd, False)
+    return out, _Pipe(-1, out, "stdout", _Run()), reader
+
+
+def _drain(fd: int) -> bytes:
+    data = bytearray()
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 1 << 20):
+            data += chunk
+    return bytes(data)
+
+
+def test_a_line_cut_by_a_failed_write_is_finished_first(tmp_path: Path) -> None:
+    """After a write failed part-way, the next bytes written are the rest of the line it cut;
+    lines dropped meanwhile are dropped whole (the tail of one whose head was lost too), and
+    every byte is either in the file or counted as lost."""
+    out, pipe, reader = _full_pipe_output(tmp_path)
+    stream = b"".join(b"<%08d:%s>\n" % (i, b"y" * 50) for i in range(10_000))
+    chunks = [stream[i : i + 10_000] for i in range(0, len(stream), 10_000)]  # cut mid-line
+    got = bytearray()
+    cuts = 0
+    try:
+        for index, chunk in enumerate(chunks):
+            out.consume(pipe, chunk, 0.0)
+            if out.write_error is not None and out.stdout_file.mid_line:
+                cuts += 1
+            if index % 9 == 8:  # room again, now and then
+                got += _drain(reader)
+        got += _drain(reader)
+        out.end_of_stream(pipe, 0.0)  # writes what is left of a cut line
+        got += _drain(reader)
+    finally:
+        out.close()
+        os.close(reader)
+    assert cuts >= 5 and out.dropped_bytes > 0  # else this test proves nothing
+    assert out.write_error is None
+    assert len(got) + out.dropped_bytes == len(stream) == out.bytes_written + out.dropped_bytes
+    lines = bytes(got).split(b"\n")
+    assert lines.pop() == b""
+    numbers = [int(line[1:9]) for line in lines]
+    assert lines == [b"<%08d:%s>" % (n, b"y" * 50) for n in numbers]  # whole, none glued
+    assert numbers == sorted(set(numbers)) and len(numbers) < 10_000
+
+
+def test_a_cut_line_still_unwritten_at_close_is_counted_as_lost(tmp_path: Path) -> None:
+    out, pipe, reader = _full_pipe_output(tmp_path)
+    try:
+        out.consume(pipe, b"x" * 70_000 + b"\nnext line\n", 0.0)  # cut: 64 KiB fit
+        assert out.stdout_file.mid_line and out.write_error is not None
+        out.close()  # the pipe is still full: the rest of the cut line is lost, and counted
+        got = _drain(reader)
+    finally:
+        os.close(reader)
+    assert len(got) + out.dropped_bytes == 70_000 + len(b"\nnext line\n")
 
 
 def test_problems_are_reported_on_change_only(tmp_path: Path) -> None:

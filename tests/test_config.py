@@ -287,6 +287,42 @@ BAD_CASES: list[tuple[str, str]] = [
     (strategy('cwd = "missing"'), "strategies.alpha.cwd: directory does not exist: <DIR>/missing"),
     (strategy('cwd = "afile.txt"'), "strategies.alpha.cwd: not a directory: <DIR>/afile.txt"),
     (strategy('cwd = ""'), 'strategies.alpha.cwd: expected a non-empty path string, got ""'),
+    # paths the file system cannot even look at: a component longer than 255 bytes
+    (
+        strategy(f'cwd = "{"b" * 300}"'),
+        f"strategies.alpha.cwd: cannot use <DIR>/{'b' * 300}: file name too long",
+    ),
+    (
+        strategy(command=f'"./{"p" * 300}"'),
+        f'strategies.alpha.command: program "./{"p" * 300}": '
+        f"cannot use <DIR>/{'p' * 300}: file name too long",
+    ),
+    (
+        f'[monitor]\nlog_dir = "{"c" * 300}/logs"\n',
+        f"monitor.log_dir: cannot use <DIR>/{'c' * 300}/logs: file name too long",
+    ),
+    (
+        f'[monitor]\ncontrol_socket = "{"c" * 300}"\n',
+        f"monitor.control_socket: cannot use <DIR>/{'c' * 300}: file name too long",
+    ),
+    (
+        f'[monitor]\ndisk_paths = ["/", "{"c" * 300}"]\n',
+        f"monitor.disk_paths[1]: cannot use <DIR>/{'c' * 300}: file name too long",
+    ),
+    # control characters (C0, DEL, C1) never reach the terminal raw, in keys, values or paths
+    (
+        strategy(name='"x\\u009b2J\\u007f"'),
+        'strategies."x\\u009b2J\\u007f": invalid name: use letters, digits, "_" and "-" '
+        "(at most 64), starting with a letter or digit",
+    ),
+    (
+        '[monitor]\nhttp = "\\u009b31m\\u0085"\n',
+        'monitor.http: expected "host:port", got "\\u009b31m\\u0085"',
+    ),
+    (
+        strategy('cwd = "\\u001b[2J\\u009b"'),
+        'strategies.alpha.cwd: directory does not exist: "<DIR>/\\u001b[2J\\u009b"',
+    ),
     # env
     (
         strategy('env = { "A=B" = "x" }'),

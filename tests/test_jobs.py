@@ -404,6 +404,92 @@ async def test_history_retention_bounds_the_files(tmp_path: Path) -> None:
     assert not problems
 
 
+async def test_a_failed_history_write_is_retried_without_duplicates(tmp_path: Path) -> None:
+    """Records that reached the in-memory segment before saving failed are saved by the retry,
+    not queued again; across a rotation too. (The folder vanishing makes every save fail.)"""
+    import shutil
+
+    from tui_monitor.history import History
+
+    problems: list[str] = []
+    folder = tmp_path / "h"
+    history = History(folder, limit=300, on_problem=problems.append, segment_size=100)
+    history.start()
+    history.add("runs", {"i": 0})
+    await history.flush()
+    shutil.rmtree(folder)
+    for i in range(1, 250):  # fills the segment: the rotation must wait for the save, too
+        history.add("runs", {"i": i})
+        if i % 40 == 0:
+            await history.flush()
+    await history.flush()
+    assert history.failing and problems[-1].startswith("cannot write the history")
+    folder.mkdir()
+    await history.flush()  # nothing new queued: the retry alone saves what waits
+    assert not history.failing and problems[-1] == "history written again"
+    recent = await history.recent("runs", limit=1000)
+    assert sorted(r["i"] for r in recent) == list(range(250))
+    await history.close()
+    on_disk = [
+        doc["i"]
+        for path in sorted(folder.glob("history-*.json"))
+        for doc in json.loads(path.read_text())["runs"].values()
+    ]
+    assert on_disk == list(range(250))
+
+
+async def test_history_close_never_raises(tmp_path: Path) -> None:
+    """Records JSON cannot hold are stored as well as JSON can; a history that cannot be saved at
+    shutdown is reported, not raised."""
+    import shutil
+
+    from tui_monitor.history import History
+
+    problems: list[str] = []
+    folder = tmp_path / "h"
+    history = History(folder, limit=300, on_problem=problems.append)
+    history.start()
+    history.add("runs", {"checkpoint": {"x": float("nan"), "when": Path("/p")}, "i": 1})
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    history.add("runs", {"cycle": loop})  # not even representable: dropped, and said so
+    recent = await history.recent("runs")
+    assert recent == [{"checkpoint": {"x": "NaN", "when": "PosixPath('/p')"}, "i": 1}]
+    assert not history.failing
+    assert any("1 history record(s) could not be stored" in p for p in problems)
+    history.add("runs", {"i": 2})
+    shutil.rmtree(folder)
+    await history.close()  # cannot save: reported
+    assert any("could not be saved" in p or "cannot save the history" in p for p in problems)
+
+
+def test_a_checkpoint_with_a_lone_surrogate_is_written_and_read_back(tmp_path: Path) -> None:
+    """JSON's "\\ud800" parses to a lone surrogate, which UTF-8 cannot encode: it is written back
+    as the same escape, not refused (which would fail the job's writes for ever)."""
+    from tui_monitor.atomic import atomic_write_json
+
+    record = JobRecord("strategy_a", "a", JobStatus.RUNNING, checkpoint={"s": "x\ud800y"})
+    path = tmp_path / "strategy_a.json"
+    atomic_write_json(path, record.to_dict())
+    assert b"\\ud800" in path.read_bytes()
+    assert read_job_file(path).checkpoint == {"s": "x\ud800y"}
+
+
+def test_state_files_are_read_strictly(tmp_path: Path) -> None:
+    """Only what atomic_write_json can write back is accepted; a FIFO is never opened blocking."""
+    from tui_monitor.atomic import read_regular_file, read_state_json
+
+    for bad in (b"[NaN]", b"[Infinity]", b"[-Infinity]", b"[1e400]", b"[" * 50_000):
+        with pytest.raises(ValueError):
+            read_state_json(bad)
+    assert read_state_json(b'{"a": [1.5, -2, "\\u00e9"]}') == {"a": [1.5, -2, "\u00e9"]}
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(OSError, match="not a regular file"):
+        read_regular_file(tmp_path / "pipe")
+    with pytest.raises(IsADirectoryError):
+        read_regular_file(tmp_path)
+
+
 def test_atomic_write_leaves_old_or_new(tmp_path: Path) -> None:
     from tui_monitor.atomic import atomic_write_json
 
@@ -414,3 +500,11 @@ def test_atomic_write_leaves_old_or_new(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
     assert os.stat(path).st_size > 0
+
+
+def test_same_process_never_raises_for_an_impossible_pid() -> None:
+    from tui_monitor.orphans import end_leftovers, same_process
+
+    for pid in (-1, 0, 2**70):
+        assert same_process(pid, 1.0) is None
+    assert end_leftovers(-1, 1.0, None) == []

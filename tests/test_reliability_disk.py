@@ -252,11 +252,6 @@ def _acks(path: Path) -> list[tuple[int, bool]]:
 
 
 @pytest.mark.skipif(not TMPFS, reason="cannot mount a tmpfs here")
-@pytest.mark.xfail(
-    strict=True,
-    reason="capture.StrategyOutput._write: after a write that failed part-way (disk full) the "
-    "next chunk is appended right after the cut, gluing a line's head to another line's tail",
-)
 async def test_lines_are_whole_after_a_full_disk(tmp_path: Path, make_config) -> None:
     """Output lost while the disk is full is lost (and counted); but what reaches the file after
     recovery must not be glued onto the unfinished line the failure cut off."""
@@ -297,12 +292,6 @@ def test_fill_helper_sanity(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not TMPFS, reason="cannot mount a tmpfs here")
-@pytest.mark.xfail(
-    strict=True,
-    reason="history.History.flush re-queues a failed batch although History._write had already "
-    "inserted it into the in-memory TinyDB before storage.flush() failed: once the disk has "
-    "room again every record of the failed batches is in the history twice (or more)",
-)
 async def test_the_history_has_no_duplicates_after_a_full_disk(tmp_path: Path, make_config) -> None:
     import asyncio
 

@@ -73,6 +73,17 @@ BAD_JOBS: dict[str, bytes] = {
     "string": b'"strategy_string"',
     "no-status": json.dumps({k: v for k, v in job("no-status").items() if k != "status"}).encode(),
     **{f"type-{key}": raw(f"type-{key}", **{key: value}) for key, value in WRONG_TYPES.items()},
+    "pid-zero": raw("pid-zero", status="running", pid=0, pid_create_time=1.0),
+    "pid-negative": raw("pid-negative", pid=-5),
+    "infinity": raw("infinity", updated_at=1.0).replace(
+        b'"updated_at": 1.0', b'"updated_at": -Infinity'
+    ),
+    "out-of-range": raw("out-of-range", progress=0.5).replace(b"0.5", b"1e999"),
+    "huge-integer-time": raw("huge-integer-time", started_at=10**400),
+    "nan-deep-in-the-checkpoint": raw(
+        "nan-deep-in-the-checkpoint", checkpoint={"a": [[{"b": 1.5}]]}
+    ).replace(b"1.5", b"NaN"),
+    "names-another-job": raw("someone-else"),
 }
 
 
@@ -100,6 +111,9 @@ async def test_job_files_in_every_wrong_shape(tmp_path: Path, make_config) -> No
             # A new job took its place, and is on disk in good shape.
             await wait_for(lambda f=file: (state / f).exists(), timeout=5)
             assert read_job_file(state / file).status.value == "running"
+        # The pipe was not read (it would block) but moved aside like any unreadable file.
+        assert any("strategy_fifo.json is unreadable" in m and "moved to" in m for m in problems)
+        assert len(list(state.glob("strategy_fifo.json.corrupt-*"))) == 1
         # The good job was resumed with its checkpoint, untouched by its neighbours' troubles.
         assert engine.job_record("strategy_good").checkpoint == {"kept": True}
         assert engine.runners["good"].checkpoint == {"kept": True}
@@ -144,26 +158,12 @@ async def stop_anyway(engine: Engine) -> None:
         engine.lock.release()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orphans.same_process catches only psutil.Error; psutil.Process(-1) raises "
-    "ValueError, which escapes JobStore.load and Engine.start: the supervisor dies at start-up "
-    "(JobRecord.from_dict accepts any int as pid)",
-)
 async def test_a_negative_pid_in_a_running_job(tmp_path: Path, make_config) -> None:
     data = raw("a", status="running", pid=-1, pid_create_time=1.0)
     report, _ = await _start_with(tmp_path, make_config, data)
     assert report.status == "healthy"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs.JobRecord.from_dict accepts NaN/Infinity (json.loads parses them); the record "
-    "can then never be written again (allow_nan=False): state_write for ever, durable "
-    "checkpoints never acknowledged — instead of moving the file aside as corrupt (in "
-    "updated_at or progress the runner overwrites it at once; in created_at it stays, in the "
-    "checkpoint until the strategy saves a new one)",
-)
 @pytest.mark.parametrize("field", ["created_at", "checkpoint"])
 async def test_non_finite_numbers_in_a_job(tmp_path: Path, make_config, field: str) -> None:
     value: Any = {"x": float("nan")} if field == "checkpoint" else float("nan")
@@ -173,24 +173,12 @@ async def test_non_finite_numbers_in_a_job(tmp_path: Path, make_config, field: s
     assert any("strategy_a.json is corrupt" in m for m in problems), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs.job_files keeps only regular files, so a folder named strategy_a.json is "
-    "skipped without a word, and every later write of the job fails (state_write for ever); "
-    "load_record would have moved it aside as unreadable",
-)
 async def test_a_folder_in_place_of_a_job_file(tmp_path: Path, make_config) -> None:
     report, problems = await _start_with(tmp_path, make_config, None)
     assert "state_write" not in {r.code for r in report.reasons}, report
     assert any("strategy_a.json is unreadable" in m for m in problems), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobstore.JobStore.load only warns about a job file naming another job ('ignored') "
-    "and leaves it where the new job's file is written: the hand-edited file is overwritten, "
-    "not moved aside",
-)
 async def test_a_job_file_naming_another_job(tmp_path: Path, make_config) -> None:
     data = raw("zzz", checkpoint={"precious": True})
     await _start_with(tmp_path, make_config, data)
@@ -207,48 +195,18 @@ BAD_SEGMENTS: dict[str, Any] = {
     "a-list": b"[1, 2, 3]",
     "a-string": b'"history"',
     "a-folder": None,
-    "nested": pytest.param(
-        b"[" * 100_000 + b"]" * 100_000,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="history.History._open_segment catches ValueError and OSError but not the "
-            "RecursionError of a deeply nested file: the history thread's error escapes "
-            "History.flush (the flusher task dies silently, health stays 'healthy') and "
-            "Engine.shutdown raises",
-        ),
-    ),
-    "ids-not-numbers": pytest.param(
-        b'{"events": {"abc": {"kind": "x"}}}',
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="AtomicMemoryStorage checks tables, not document ids: TinyDB's int(id) fails "
-            "on every later write (history_write for ever) and on every read (the `events` op "
-            "fails); the segment is never moved aside",
-        ),
-    ),
-    "documents-not-objects": pytest.param(
-        b'{"events": {"1": 5}}',
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="AtomicMemoryStorage does not check that documents are objects: every read "
-            "of the history fails with TypeError (the `events`/`runs` ops answer an internal "
-            "error); the segment is never moved aside",
-        ),
-    ),
-    "not-a-number": pytest.param(
-        b'{"events": {"1": {"time": NaN}}}',
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="AtomicMemoryStorage loads NaN, which atomic_write_json refuses for ever "
-            "after: history_write for ever, and close() raises out of Engine.shutdown",
-        ),
-    ),
+    "a-named-pipe": "fifo",  # reading it would block the history thread for ever
+    "nested": b"[" * 100_000 + b"]" * 100_000,
+    "ids-not-numbers": b'{"events": {"abc": {"kind": "x"}}}',
+    "documents-not-objects": b'{"events": {"1": 5}}',
+    "not-a-number": b'{"events": {"1": {"time": NaN}}}',
+    "out-of-range": b'{"events": {"1": {"time": 1e999}}}',
 }
 
 
 @pytest.mark.parametrize("data", BAD_SEGMENTS.values(), ids=BAD_SEGMENTS.keys())
 async def test_history_segments_in_every_wrong_shape(
-    tmp_path: Path, make_config, data: bytes | None
+    tmp_path: Path, make_config, data: bytes | str | None
 ) -> None:
     config = make_config({"a": {"command": SLEEP}})
     folder = config.monitor.state_dir / "history"
@@ -256,6 +214,8 @@ async def test_history_segments_in_every_wrong_shape(
     segment = folder / "history-000001.json"
     if data is None:
         segment.mkdir()
+    elif data == "fifo":
+        os.mkfifo(segment)
     else:
         segment.write_bytes(data)
     engine = Engine(config)
@@ -276,29 +236,28 @@ async def test_history_segments_in_every_wrong_shape(
         await stop_anyway(engine)  # the shutdown must not fail either
     moved = list(folder.glob("history-000001.json.corrupt-*"))
     assert len(moved) == 1
-    if data is not None:
+    if isinstance(data, bytes):
         assert moved[0].read_bytes() == data
     # What was written since is whole.
     assert isinstance(json.loads(segment.read_bytes()), dict)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="history.History._open does folder.mkdir(exist_ok=True) and fails for ever when "
-    "state/history is a file: history_write for ever (the `events` op fails), the file is "
-    "never moved aside",
-)
 async def test_a_file_in_place_of_the_history_folder(tmp_path: Path, make_config) -> None:
     config = make_config({"a": {"command": SLEEP}})
     state = config.monitor.state_dir
     state.mkdir(parents=True)
     (state / "history").write_text("I am not a folder\n")
     engine = Engine(config)
+    events = Recorder(engine)
     try:
         await engine.start()
         await wait_for(lambda: engine.runners["a"].state is S.RUNNING)
         await engine.history.flush()
         assert "history_write" not in {r.code for r in engine.health().reasons}
         assert await engine.recent_events(limit=5)
+        said = [p.message for p in events.of(Problem) if "history" in p.message]
+        assert said and "moved to history.corrupt-" in said[0], said
     finally:
         await stop_anyway(engine)
+    assert [p.read_text() for p in state.glob("history.corrupt-*")] == ["I am not a folder\n"]
+    assert (state / "history" / "history-000001.json").is_file()

@@ -1,14 +1,20 @@
-"""Atomic, durable file replacement: a crash at any instant leaves the old file or the new one.
+"""State files: atomic, durable replacement, and the strict reading and quarantine of bad ones.
 
-The LWN recipe: temp file in the same folder, write, fsync, rename over, fsync the folder. Without
-the fsyncs a rename is atomic for readers but, after a power cut, the name can point at nothing.
+Writing is the LWN recipe: temp file in the same folder, write, fsync, rename over, fsync the
+folder. Without the fsyncs a rename is atomic for readers but, after a power cut, the name can
+point at nothing. Reading accepts only what writing can write back (`read_state_json`), so a
+hand-edited file is either usable or moved aside (`quarantine`) — never loaded and then
+impossible to save.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -34,7 +40,47 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
 
 def atomic_write_json(path: Path, value: Any, *, durable: bool = True) -> None:
     text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    atomic_write_bytes(path, text.encode(), durable=durable)
+    # A lone surrogate (JSON's "\\ud800" parses to one) is written back as that same escape.
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"), durable=durable)
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file; anything else in its place (a folder, a named pipe: reading
+    one would block for ever) is an OSError, like a file that cannot be read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def read_state_json(raw: bytes) -> Any:
+    """Parse a state file strictly: only JSON that atomic_write_json can write back. NaN,
+    Infinity and numbers out of a float's range, which json.loads accepts, are errors here, as
+    is nesting too deep to parse; every error is a ValueError."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def fsync_dir(folder: Path) -> None:

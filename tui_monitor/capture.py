@@ -10,6 +10,8 @@ tail, under a short lock.
 
 If the disk is full the thread keeps reading (a strategy blocked on a full pipe would look hung),
 drops and counts the data, reports the problem once, and recovers by itself when writes work again.
+Data is dropped in whole lines only: the rest of a line a failed write cut is kept and written
+first when writing works again, so a line's head is never glued to another line's tail.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ PARTIAL_CAP = 64 * 1024
 RAW_KEEP_BYTES = 8 * 1024
 #: How many reads per pipe `Capture.stop` spends on draining before it closes the pipe anyway.
 STOP_DRAIN_READS = 64
+#: The rest of a line a failed write cut is kept up to this size; a longer one is cut short.
+CARRY_CAP = 1024 * 1024
 STREAMS = ("stdout", "stderr")
 
 ProblemHook = Callable[[str, str], None]
@@ -62,7 +66,7 @@ class RotatingFile:
         self.fd = self._open(0)
         self.size = os.fstat(self.fd).st_size
         self.written = 0  # bytes written through this object, ever
-        self._mid_line = False  # the file does not end with a newline
+        self.mid_line = False  # the file does not end with a newline
 
     def _open(self, extra: int) -> int:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | extra
@@ -80,7 +84,7 @@ class RotatingFile:
                 break
             cut = data.rfind(b"\n", start, start + max(room, 0)) + 1
             if not cut:
-                if not self._mid_line and self.size:
+                if not self.mid_line and self.size:
                     rotate_error = self._try_rotate()  # start the next line in a fresh file
                     continue
                 # Finish the line in this file, but a file never exceeds twice the limit.
@@ -103,7 +107,7 @@ class RotatingFile:
                 raise OSError(errno.EIO, "write returned 0")
             self.size += n
             self.written += n
-            self._mid_line = view[n - 1] != 0x0A
+            self.mid_line = view[n - 1] != 0x0A
             view = view[n:]
 
     def _try_rotate(self) -> OSError | None:
@@ -127,7 +131,7 @@ class RotatingFile:
             fd = self._open(os.O_TRUNC)
         old, self.fd = self.fd, fd
         self.size = 0
-        self._mid_line = False
+        self.mid_line = False
         with contextlib.suppress(OSError):
             os.close(old)
 
@@ -314,6 +318,55 @@ class _Pipe:
         self.sampler = LineSampler(output.tail.maxlen)
 
 
+class _Cut:
+    """What a failed write left of one stream, so that what follows stays in whole lines.
+
+    `carry` is the unwritten rest of the line the file ends in (a failed write cut it): it is
+    written before anything else. `skipping`: a line whose head was dropped goes on in the next
+    chunks; its rest is dropped too, up to its newline.
+    """
+
+    __slots__ = ("carry", "skipping")
+
+    def __init__(self, carry: bytes, skipping: bool) -> None:
+        self.carry = carry
+        self.skipping = skipping
+
+    def take(self, data: bytes) -> tuple[bytes, int]:
+        """(the bytes to write now, in place of `data`; how many bytes of `data` are dropped)."""
+        dropped = 0
+        if self.skipping:
+            end = data.find(b"\n") + 1
+            if not end:
+                out, self.carry = self.carry, b""
+                return out, len(data)
+            self.skipping = False
+            dropped, data = end, data[end:]
+        out, self.carry = self.carry + data, b""
+        return out, dropped
+
+    @classmethod
+    def after_failure(cls, rest: bytes, mid_line: bool, skipping: bool) -> tuple[_Cut, int]:
+        """The state after a write left `rest` unwritten (the file ends mid-line if `mid_line`),
+        and how many bytes of `rest` are dropped."""
+        carry = b""
+        if mid_line:  # keep the rest of the line the file ends in
+            end = rest.find(b"\n") + 1 or len(rest)
+            carry, rest = rest[:end], rest[end:]
+        if rest:  # whole lines, perhaps followed by the head of one that goes on
+            skipping = not rest.endswith(b"\n")
+        dropped = len(rest)
+        if len(carry) > CARRY_CAP:  # cut short, and ended here: its rest is dropped
+            skipping = skipping or not carry.endswith(b"\n")
+            dropped += len(carry) - (CARRY_CAP - 1)
+            carry = carry[: CARRY_CAP - 1] + b"\n"
+        return cls(carry, skipping), dropped
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.carry) or self.skipping
+
+
 def _describe(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "disk full"
@@ -353,6 +406,7 @@ class StrategyOutput:
         self._capture = capture
         self._run: _Run | None = None
         self._errors: dict[str, str] = {}  # per stream, so one failing file cannot flap the state
+        self._cuts: dict[str, _Cut] = {}  # per stream, after a failed write (see _Cut)
         self._lock = threading.Lock()  # close() from another thread must not race a write
 
     def file(self, stream: str) -> RotatingFile:
@@ -419,20 +473,45 @@ class StrategyOutput:
         self.tail.extend(pipe.stream, lines, now)
 
     def _write(self, stream: str, file: RotatingFile, data: bytes, newlines: int) -> None:
+        """Append a chunk. After a failure the stream resumes on a line boundary (see _Cut); every
+        byte dropped is counted, and the problem reported until the stream is whole again."""
+        cut = self._cuts.pop(stream, None)
+        if cut is not None:
+            data, dropped = cut.take(data)
+            self.dropped_bytes += dropped
+            newlines = data.count(b"\n")
+            if not data:  # all of it inside a dropped line
+                if cut.pending:
+                    self._cuts[stream] = cut
+                return
         before = file.written
         try:
             file.write(data)
         except OSError as exc:
             written = file.written - before
-            self.dropped_bytes += len(data) - written
             self.bytes_written += written
             self.lines_seen += data.count(b"\n", 0, written)
+            skipping = cut is not None and cut.skipping
+            cut, dropped = _Cut.after_failure(data[written:], file.mid_line, skipping)
+            self.dropped_bytes += dropped
+            if cut.pending:
+                self._cuts[stream] = cut
             self.set_stream_error(stream, f"cannot write {file.path.name}: {_describe(exc)}")
         else:
             self.bytes_written += len(data)
             self.lines_seen += newlines
-            if self._errors:
+            if cut is not None and cut.pending:
+                self._cuts[stream] = cut  # still inside a dropped line: not whole again yet
+            elif self._errors:
                 self.set_stream_error(stream, None)
+
+    def _write_carry(self, stream: str) -> None:
+        """At the end of a stream, what a failed write left of it is written (if writing works
+        again by then); a dropped line ended with the stream."""
+        cut = self._cuts.get(stream)
+        if cut is not None and not self.closed:
+            cut.skipping = False
+            self._write(stream, self.file(stream), b"", 0)
 
     def set_stream_error(self, stream: str, message: str | None) -> None:
         """Record one stream's write state; the owner hears about changes only, never per chunk."""
@@ -450,11 +529,18 @@ class StrategyOutput:
             self._capture.report(self.name, current)
 
     def end_of_stream(self, pipe: _Pipe, now: float) -> None:
+        with self._lock:
+            self._write_carry(pipe.stream)
         self.tail.extend(pipe.stream, pipe.sampler.flush(), now)
 
     def close(self) -> None:
         """Close the files; output still arriving from a leftover process is dropped and counted."""
         with self._lock:
+            if not self.closed:
+                for stream in STREAMS:
+                    self._write_carry(stream)
+                self.dropped_bytes += sum(len(cut.carry) for cut in self._cuts.values())
+                self._cuts.clear()
             self.closed = True
             self.stdout_file.close()
             self.stderr_file.close()

@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TOML_ERROR_AT = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$", re.S)
 _TOML_ERROR_END = re.compile(r"^(?P<msg>.*) \(at end of document\)$", re.S)
 _SHOW_MAX = 60
+#: C0, DEL and C1: none of them may reach the operator's terminal raw (U+009B is a one-byte CSI).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -177,14 +180,14 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _key(key: str) -> str:
     """One key-path component, quoted like TOML when it is not a bare key."""
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+    return key if _BARE_KEY.fullmatch(key) else _quote(key)
 
 
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _quote(value)
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
@@ -211,7 +214,15 @@ def _show(value: Any) -> str:
 
 
 def _quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+    """The one quoting helper: a TOML/JSON string literal with every control character escaped
+    (json.dumps escapes C0; DEL and C1 it leaves raw, so they are escaped here too)."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(text, ensure_ascii=False))
+
+
+def _path_text(path: Path) -> str:
+    """A path for a message: as is, unless it holds control characters (then quoted)."""
+    text = str(path)
+    return _quote(text) if _CONTROL.search(text) else text
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -428,15 +439,37 @@ def _default_path(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
+def _file_type(path: Path) -> str | None:
+    """What is at `path`: "dir", "file", "other", or None when nothing is there.
+
+    The one place config.py looks at the file system: pathlib's exists()/is_dir()/is_file()
+    raise for a name too long, a folder without search permission and the like — here that is
+    a reason (_Invalid), never a traceback."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise _Invalid(f"cannot use {_path_text(path)}: {reason}") from None
+    except ValueError as exc:  # embedded NUL; the path checks reject it earlier
+        raise _Invalid(f"cannot use {_path_text(path)}: {exc}") from None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
 def _folder_problem(directory: Path) -> str | None:
     """Why `directory` could not be used or created, or None."""
-    if directory.exists():
-        return None if directory.is_dir() else f"exists but is not a directory: {directory}"
-    for ancestor in directory.parents:
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                return f"cannot be created: {ancestor} is not a directory"
-            return None
+    try:
+        if (kind := _file_type(directory)) is not None:
+            shown = _path_text(directory)
+            return None if kind == "dir" else f"exists but is not a directory: {shown}"
+        for ancestor in directory.parents:
+            if (kind := _file_type(ancestor)) is not None:
+                if kind != "dir":
+                    return f"cannot be created: {_path_text(ancestor)} is not a directory"
+                return None
+    except _Invalid as exc:
+        return exc.reason
     return None
 
 
@@ -509,8 +542,11 @@ def _monitor(root: _Section, base: Path) -> MonitorConfig | None:
     for key, directory in (("state_dir", state_dir), ("log_dir", log_dir)):
         if (problem := _folder_problem(directory)) is not None:
             sec.problem(key, problem)
-    if control_socket.is_dir():
-        sec.problem("control_socket", f"is a directory: {control_socket}")
+    try:
+        if _file_type(control_socket) == "dir":
+            sec.problem("control_socket", f"is a directory: {_path_text(control_socket)}")
+    except _Invalid as exc:
+        sec.problem("control_socket", exc.reason)
 
     disk_paths: list[Path] = []
     raw_disks = sec.get("disk_paths")
@@ -524,8 +560,12 @@ def _monitor(root: _Section, base: Path) -> MonitorConfig | None:
                 except _Invalid as exc:
                     sec.problem("disk_paths", exc.reason, f"[{index}]")
                     continue
-                if not disk.exists():
-                    sec.problem("disk_paths", f"path does not exist: {disk}", f"[{index}]")
+                try:
+                    if _file_type(disk) is None:
+                        shown = _path_text(disk)
+                        sec.problem("disk_paths", f"path does not exist: {shown}", f"[{index}]")
+                except _Invalid as exc:
+                    sec.problem("disk_paths", exc.reason, f"[{index}]")
                 disk_paths.append(disk)
 
     root.add_lines("monitor", sec.lines())
@@ -606,14 +646,15 @@ def _cwd(sec: _Section, base: Path) -> Path | None:
     raw = sec.get("cwd")
     try:
         cwd = _absolute(base, ".") if raw is _MISSING else _path_value(base, raw)
+        kind = _file_type(cwd)
     except _Invalid as exc:
         sec.problem("cwd", exc.reason)
         return None
-    if not cwd.exists():
-        sec.problem("cwd", f"directory does not exist: {cwd}")
+    if kind is None:
+        sec.problem("cwd", f"directory does not exist: {_path_text(cwd)}")
         return None
-    if not cwd.is_dir():
-        sec.problem("cwd", f"not a directory: {cwd}")
+    if kind != "dir":
+        sec.problem("cwd", f"not a directory: {_path_text(cwd)}")
         return None
     return cwd
 
@@ -683,12 +724,19 @@ def _program_problem(program: str, cwd: Path | None, env: dict[str, str]) -> str
             if cwd is None:
                 return None  # the cwd problem is already reported
             candidate = cwd / candidate
-        if candidate.is_dir():
-            return f"program {shown} is a directory: {candidate}"
-        if not candidate.is_file():
-            return f"program {shown} not found: {candidate} does not exist"
+        try:
+            kind = _file_type(candidate)
+        except _Invalid as exc:
+            return f"program {shown}: {exc.reason}"
+        where = _path_text(candidate)
+        if kind == "dir":
+            return f"program {shown} is a directory: {where}"
+        if kind is None:
+            return f"program {shown} not found: {where} does not exist"
+        if kind != "file":
+            return f"program {shown} is not a regular file: {where}"
         if not os.access(candidate, os.X_OK):
-            return f"program {shown} is not executable: {candidate}"
+            return f"program {shown} is not executable: {where}"
         return None
     # The child runs with the strategy's PATH when it sets one, so look there.
     search = env.get("PATH")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tui_monitor.atomic import atomic_write_json, quarantine
+from tui_monitor.atomic import atomic_write_json, quarantine, read_regular_file, read_state_json
 
 SCHEMA_VERSION = 1
 MIN_INTERVAL = 0.05  # seconds between coalesced checkpoint writes of one job
@@ -96,11 +96,21 @@ class JobRecord:
             "last_error": (str, type(None)),
         }
         for key, types in checks.items():
-            if key in values and (
-                not isinstance(values[key], types) or isinstance(values[key], bool)
-            ):
-                raise ValueError(f"{key} has the wrong type ({type(values[key]).__name__})")
+            value = values.get(key)
+            if key in values and (not isinstance(value, types) or isinstance(value, bool)):
+                raise ValueError(f"{key} has the wrong type ({type(value).__name__})")
+            if float in types and value is not None and not _finite(value):
+                raise ValueError(f"{key} is not a finite number ({value!r:.40})")
+        if values.get("pid") is not None and values["pid"] <= 0:
+            raise ValueError(f"pid must be a positive integer, not {values['pid']}")
         return cls(**values)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 class JobFileError(Exception):
@@ -113,14 +123,14 @@ class JobFileError(Exception):
 
 def read_job_file(path: Path) -> JobRecord:
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path)
     except FileNotFoundError:
         raise JobFileError("missing", path, "no such file (first run)") from None
     except OSError as exc:
         raise JobFileError("unreadable", path, exc.strerror or str(exc)) from None
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+        data = read_state_json(raw)
+    except ValueError as exc:
         reason = "empty file" if not raw.strip() else f"not valid JSON ({exc})"
         raise JobFileError("corrupt", path, reason) from None
     try:
@@ -206,7 +216,9 @@ class JobFile:
 
 
 def job_files(state_dir: Path) -> list[Path]:
-    return sorted(p for p in state_dir.glob("strategy_*.json") if p.is_file())
+    """Everything named like a job file: what is not a readable one (a folder, say) is moved
+    aside by `load_record` rather than left where the job's file must be written."""
+    return sorted(state_dir.glob("strategy_*.json"))
 
 
 def write_error_text(path: Path, exc: OSError) -> str:
@@ -216,18 +228,25 @@ def write_error_text(path: Path, exc: OSError) -> str:
 
 
 def load_record(path: Path) -> tuple[JobRecord | None, str | None]:
-    """(record, problem). An unreadable or corrupt file is moved aside before a new job file could
-    replace it, and the problem says which of the two it was."""
+    """(record, problem). An unreadable or corrupt file, or one naming another job (edited or
+    copied by hand), is moved aside before a new job file could replace it, and the problem says
+    which it was."""
     try:
-        return read_job_file(path), None
+        record = read_job_file(path)
     except JobFileError as err:
         if err.kind == "missing":
             return None, None
-        try:
-            moved = f"; moved to {quarantine(path).name}"
-        except OSError as exc:
-            moved = f"; could not move it aside ({exc.strerror})"
-        return None, f"job file {path.name} is {err.kind} ({err.reason}){moved}"
+        return None, f"job file {path.name} is {err.kind} ({err.reason}){_set_aside(path)}"
+    if record.job_id != path.stem:
+        return None, f"job file {path.name} names job {record.job_id!r}{_set_aside(path)}"
+    return record, None
+
+
+def _set_aside(path: Path) -> str:
+    try:
+        return f"; moved to {quarantine(path).name}"
+    except OSError as exc:
+        return f"; could not move it aside ({exc.strerror})"
 
 
 def is_writable_dir(folder: Path) -> bool:

@@ -61,9 +61,6 @@ class JobStore:
                 self._problem(problem, strategy=path.stem.removeprefix("strategy_"))
             if record is None:
                 continue
-            if record.job_id != path.stem:
-                self._problem(f"{path.name} names job {record.job_id!r}; ignored", "WARNING")
-                continue
             if record.status is JobStatus.RUNNING:
                 killed = orphans.end_leftovers(
                     record.pid, record.pid_create_time, record.supervisor_instance

@@ -26,7 +26,7 @@ def same_process(pid: int, create_time: float | None) -> psutil.Process | None:
         proc = psutil.Process(pid)
         if abs(proc.create_time() - create_time) <= CREATE_TIME_TOLERANCE:
             return proc
-    except psutil.Error:
+    except (psutil.Error, ValueError):  # ValueError: a pid psutil refuses (negative)
         pass
     return None
 
