@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -417,6 +418,41 @@ async def test_hostile_channel_input_does_not_hurt(tmp_path: Path, make_config) 
         assert "unknown op" in messages and "longer than" in messages
         assert state_of(engine, "a") is S.RUNNING
         assert engine.snapshot().strategy("a").progress is None
+
+
+async def test_a_checkpoint_json_cannot_hold_is_refused(tmp_path: Path, make_config) -> None:
+    """NaN or 1e999 (infinity) would make the job file unwritable: refused, the old one kept."""
+    answers = tmp_path / "answers"
+    cmd = script(
+        tmp_path,
+        "nan",
+        f"""
+        import os, time
+        from tui_monitor import client
+        assert client.checkpoint({{"ok": 1}}, durable=True)
+        try:
+            client.checkpoint({{"x": float("nan")}})
+        except ValueError:
+            pass
+        else:
+            raise SystemExit("the client sent NaN")
+        fd = int(os.environ["TUI_MONITOR_FD"])
+        f = os.fdopen(os.dup(fd), "rb")
+        raw = b'{{"op": "checkpoint", "durable": true, "id": %d, "state": {{"x": %s}}}}\\n'
+        for ident, number in ((7, b"NaN"), (8, b"1e999")):
+            os.write(fd, raw % (ident, number))
+        open({str(answers)!r}, "wb").write(f.readline() + f.readline())
+        time.sleep(60)
+        """,
+    )
+    async with running(make_config({"a": {"command": cmd}})) as (engine, rec):
+        await wait_for(lambda: answers.exists() and answers.read_bytes().count(b"\n") == 2)
+        replies = [json.loads(line) for line in answers.read_bytes().splitlines()]
+        assert [(r["op"], r["id"]) for r in replies] == [("error", 7), ("error", 8)]
+        assert engine.runners["a"].checkpoint == {"ok": 1}
+        refused = [e.message for e in rec.of(Problem) if "checkpoint refused" in e.message]
+        assert any("NaN" in m for m in refused) and any("1e999" in m for m in refused)
+        assert state_of(engine, "a") is S.RUNNING
 
 
 async def test_checkpoint_is_handed_back_on_restart(tmp_path: Path, make_config) -> None:

@@ -66,6 +66,15 @@ def _clean_progress(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _finite_float(text: str, non_finite: list[str]) -> float | None:
+    """A checkpoint must be writable as strict JSON: 1e999 (infinity) is noted and dropped."""
+    value = float(text)
+    if math.isfinite(value):
+        return value
+    non_finite.append(text)
+    return None
+
+
 def parse_line(line: bytes, batch: Batch) -> None:
     """Fold one line into the batch. Never raises on bad input; problems land in batch.errors."""
     stripped = line.strip()
@@ -73,8 +82,13 @@ def parse_line(line: bytes, batch: Batch) -> None:
         text = stripped.decode("utf-8", "replace")
         batch.heartbeat = Heartbeat(message=_clean_text(text) or None)
         return
-    try:
-        msg: dict[str, Any] = json.loads(stripped)  # starts with "{": an object or an error
+    non_finite: list[str] = []
+    try:  # starts with "{": an object or an error
+        msg: dict[str, Any] = json.loads(
+            stripped,
+            parse_constant=lambda name: non_finite.append(name),  # NaN, Infinity → None
+            parse_float=lambda text: _finite_float(text, non_finite),
+        )
     except (ValueError, RecursionError):
         batch.errors.append("unreadable message (not valid JSON)")
         return
@@ -85,8 +99,12 @@ def parse_line(line: bytes, batch: Batch) -> None:
         )
     elif op == "checkpoint":
         state = msg.get("state")
-        if not isinstance(state, dict):
-            batch.errors.append("checkpoint without a JSON object in 'state'")
+        if not isinstance(state, dict) or non_finite:
+            batch.errors.append(
+                f"checkpoint refused: {non_finite[0]} is not a JSON number"
+                if non_finite
+                else "checkpoint without a JSON object in 'state'"
+            )
             if msg.get("durable"):
                 batch.requests.append({"op": "nack", "id": msg.get("id")})
             return

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import socket
 import sys
@@ -57,11 +58,17 @@ def _channel() -> socket.socket | None:
 
 def _send(message: dict[str, Any]) -> bool:
     global _broken
+    try:  # also standalone, so that a strategy meets the error in development
+        line = json.dumps(message, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    except ValueError:
+        raise ValueError(
+            "NaN and Infinity cannot be sent: the state is kept as strict JSON"
+        ) from None
     sock = _channel()
     if sock is None:
         return False
     try:
-        sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        sock.sendall(line)
         return True
     except OSError:
         _broken = True  # the supervisor went away; carry on standalone
@@ -94,7 +101,7 @@ def heartbeat(message: str | None = None, progress: float | None = None) -> None
     payload: dict[str, Any] = {"op": "heartbeat"}
     if message is not None:
         payload["msg"] = str(message)
-    if progress is not None:
+    if progress is not None and math.isfinite(float(progress)):
         payload["progress"] = float(progress)
     with _lock:
         _send(payload)
@@ -105,7 +112,8 @@ def checkpoint(state: dict[str, Any], durable: bool = False) -> bool:
 
     Checkpoints are coalesced by the supervisor. With `durable=True` the call returns only once
     the state is on disk (True), so it survives anything that happens afterwards. Returns False
-    when no supervisor is there (or it did not confirm).
+    when no supervisor is there (or it did not confirm). Raises ValueError for NaN or Infinity
+    anywhere in `state`: it could not be saved as JSON.
     """
     if not isinstance(state, dict):
         raise TypeError("checkpoint state must be a dict")
