@@ -20,7 +20,9 @@ class Event:
     level: ClassVar[str] = "INFO"
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # Fields are scalars: a shallow copy (dataclasses.asdict deep-copies, several times the
+        # cost, and every event is turned into a dict for the history).
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         for key, value in data.items():
             if isinstance(value, StrategyState):
                 data[key] = value.value
