@@ -119,6 +119,14 @@ async def test_immediate_restart_with_zero_delay(tmp_path: Path, make_config) ->
     async with running(cfg) as (engine, rec):
         await wait_for(lambda: state_of(engine, "a") is S.FATAL)
         assert S.BACKOFF not in rec.states("a")  # straight back to starting, no waiting
+        # Each exit is told before the start that answers it (it is published after the spawn).
+        kinds = [
+            e.kind if e.kind != "state" else e.new.value
+            for e in rec
+            if getattr(e, "strategy", None) == "a"
+        ]
+        runs = "".join({"exit": "x", "starting": "s"}.get(k, "") for k in kinds)
+        assert runs == "sxsxsx", kinds
 
 
 async def test_exponential_backoff_grows(tmp_path: Path, make_config) -> None:

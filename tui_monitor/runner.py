@@ -80,6 +80,7 @@ class StrategyRunner:
         self._deadline_confirmations = 0
         self._run_seq = 0  # numbers this runner's starts, to find one start's leftovers
         self._base_env: dict[str, str] | None = None
+        self._unpublished_exit: ProcessExited | None = None
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -88,6 +89,7 @@ class StrategyRunner:
         return self.cfg.name
 
     def _set_state(self, new: StrategyState, reason: str) -> None:
+        self._publish_exit()
         old = self.state
         self.state, self.state_reason = new, reason
         self.state_since = self.ctx.clock.time()
@@ -225,6 +227,7 @@ class StrategyRunner:
             self._call_later("deadline", self.cfg.heartbeat_timeout, self._check_deadline)
 
     def _launch_failed(self, message: str) -> None:
+        self._publish_exit()
         self.last_error = message
         self.ctx.publish(Problem(self.ctx.clock.time(), message, self.name))
         self._after_failure(message)
@@ -341,15 +344,24 @@ class StrategyRunner:
         async with self._lock:
             if self.child is not child:
                 return
-            info = await self._finish_exit(child, expected=False, flush=False)
+            # The exit event (history, app.log: most of a millisecond) is published after the
+            # replacement is spawned, though still before its state change: see _publish_exit.
+            info = await self._finish_exit(child, expected=False, flush=False, publish=False)
             self._after_exit(info)
+            self._publish_exit()
             if self.job is not None:
                 # After the replacement is spawned: it was handed the newest checkpoint from
                 # memory, and the write (two fsyncs) overlaps its start-up instead of delaying it.
                 await self.job.flush()
 
+    def _publish_exit(self) -> None:
+        """Publish the exit event held back by a crash restart, ahead of anything after it."""
+        event, self._unpublished_exit = self._unpublished_exit, None
+        if event is not None:
+            self.ctx.publish(event)
+
     async def _finish_exit(
-        self, child: process.Child, expected: bool, flush: bool = True
+        self, child: process.Child, expected: bool, flush: bool = True, publish: bool = True
     ) -> ExitInfo:
         returncode = await child.exited
         self._cancel("started", "deadline", "healthy", "channel")
@@ -364,19 +376,19 @@ class StrategyRunner:
         if flush and self.job is not None:
             await self.job.flush()  # the newest checkpoint is on disk before anything goes on
         reason = self._exit_reason or ("exited" if info.success else "crashed")
-        self.ctx.publish(
-            ProcessExited(
-                info.at,
-                self.name,
-                child.pid,
-                info.exit_code,
-                info.signal,
-                expected,
-                runtime,
-                reason,
-                self.ctx.clock.time() - runtime,
-            )
+        self._unpublished_exit = ProcessExited(
+            info.at,
+            self.name,
+            child.pid,
+            info.exit_code,
+            info.signal,
+            expected,
+            runtime,
+            reason,
+            self.ctx.clock.time() - runtime,
         )
+        if publish:
+            self._publish_exit()
         return info
 
     def _after_exit(self, info: ExitInfo) -> None:
