@@ -56,8 +56,7 @@ from tui_monitor.view import SocketView, SupervisorView
 pytestmark = pytest.mark.timeout(120)
 
 #: Fast enough for tests: a state change is shown at once anyway (an event asks for a snapshot),
-#: the timer only moves ages and metrics. (At 0.1 s the dashboard spends most of a core per test:
-#: see test_the_footer_is_not_rebuilt_when_nothing_changed.)
+#: the timer only moves ages and metrics. (Faster rates cost CPU and save no test time.)
 FEED = FeedSettings(snapshot_every=0.5, health_every=1.0, logs_every=0.1)
 BIG = (120, 40)
 SMALL = (80, 24)
@@ -329,10 +328,9 @@ class Dash:
         return await self.wait(lambda: text in self.text() and self.text())
 
     async def detail(self, name: str) -> DetailScreen:
-        """The detail screen of `name`, loaded. (Opened as the enter binding would: enter itself
-        does not work, see test_enter_opens_the_detail_screen.)"""
+        """The detail screen of `name` (enter on its row), loaded."""
         await self.select(name)
-        self.app.action_detail()
+        await self.press("enter")
         screen = await self.wait(
             lambda: isinstance(self.app.screen, DetailScreen) and self.app.screen
         )
@@ -461,10 +459,9 @@ async def test_200_strategies(tmp_path: Path) -> None:
     names = [f"s{i:03d}" for i in range(200)]
     strategies = {name: {**FAST, "command": ["/bin/sleep", "1000"]} for name in names}
     config = load_config(write_config(tmp_path, strategies, {"metrics_interval": 1.0}))
-    # The production refresh rates. Keys are sent without the pilot's wait until every widget is
-    # idle (30 s at most): with 200 strategies the dashboard takes seconds per key (a bug, see
-    # test_200_rows_are_updated_without_measuring_every_cell), and this test checks that keys
-    # are handled, not how fast.
+    # The production refresh rates. Keys are sent without the pilot's wait until every widget has
+    # handled its messages: this test checks that keys are handled, not how fast (see
+    # test_200_rows_are_updated_without_measuring_every_cell for that).
     async with dashboard(config, "attach", feed=FeedSettings()) as d:
         app, table = d.app, d.table
 
@@ -681,12 +678,6 @@ async def test_the_detail_screen(tmp_path: Path, mode: str) -> None:
         await d.on(None)
 
 
-@pytest.mark.xfail(
-    reason="History.recent() returns newest first, but the view interface (view.py, "
-    "protocol.py) promises newest last and the detail screen relies on it: the screen lists "
-    "events backwards under 'newest last' and, past 30 events, drops the newest",
-    strict=True,
-)
 async def test_detail_screen_lists_events_oldest_first(tmp_path: Path) -> None:
     config = worker_config(tmp_path, ["alpha"])
     async with dashboard(config, "run", running=("alpha",)) as d:
@@ -792,13 +783,13 @@ def header_offset(table: StrategyTable, column: str) -> tuple[int, int]:
     raise KeyError(column)
 
 
-@pytest.mark.parametrize("mode", MODES)
-async def test_panel_keys(tmp_path: Path, mode: str) -> None:
+async def test_panel_keys(tmp_path: Path) -> None:
+    """In run mode only: these keys act on the screen alone, the same in both modes."""
     failer = script(tmp_path, "failer", FAILER)
     config = worker_config(
         tmp_path, ["alpha", "beta"], broken={"command": failer, "max_restarts": 1}
     )
-    async with dashboard(config, mode, running=("alpha", "beta")) as d:
+    async with dashboard(config, "run", running=("alpha", "beta")) as d:
         app, table = d.app, d.table
         await d.shows("broken", "fatal")
         assert d.order() == ["alpha", "beta", "broken"]
@@ -1067,11 +1058,6 @@ async def test_q_in_run_mode_asks_and_stops_everything(tmp_path: Path) -> None:
 # ---- bugs of the screen, shown over the fixed data of FakeView ----------------------------
 
 
-@pytest.mark.xfail(
-    reason="enter is taken by the focused DataTable (its select_cursor binding): the app's "
-    "`enter` binding never runs, and DataTable.RowSelected is not handled",
-    strict=True,
-)
 async def test_enter_opens_the_detail_screen() -> None:
     async with fake_dashboard() as (app, pilot):
         await press(pilot, "down")
@@ -1094,11 +1080,6 @@ async def test_detail_screen_over_fixed_data() -> None:
         assert app.selected == "btc_arbitrage"
 
 
-@pytest.mark.xfail(
-    reason="the checkpoint JSON goes through literal()/safe_text, which turns its line breaks "
-    "into '␊' control pictures: the pretty-printed JSON shows as one wrapped line",
-    strict=True,
-)
 async def test_detail_screen_shows_the_checkpoint_json_on_lines() -> None:
     async with fake_dashboard() as (app, _pilot):
         await select(app, "btc_arbitrage")
@@ -1109,11 +1090,6 @@ async def test_detail_screen_shows_the_checkpoint_json_on_lines() -> None:
         assert '{\n  "position": {\n' in rendered(screen, "#checkpoint-text")
 
 
-@pytest.mark.xfail(
-    reason="the detail screen's log is titled 'log: all strategies': DetailScreen.compose sets "
-    "`following` after LogTail.__init__ drew the title",
-    strict=True,
-)
 async def test_detail_log_is_titled_with_the_strategy() -> None:
     async with fake_dashboard() as (app, _pilot):
         await select(app, "btc_arbitrage")
@@ -1123,11 +1099,6 @@ async def test_detail_log_is_titled_with_the_strategy() -> None:
         assert "log: btc_arbitrage" in str(screen.query_one(LogTail).border_title)
 
 
-@pytest.mark.xfail(
-    reason="q is an app binding with priority=True: it beats the detail screen's and the info "
-    "screens' own `q` (back/close), so q there quits an attached dashboard",
-    strict=True,
-)
 @pytest.mark.parametrize("screen", ["detail", "help"])
 async def test_q_on_a_screen_goes_back_to_the_main_screen(screen: str) -> None:
     async with fake_dashboard() as (app, pilot):
@@ -1142,39 +1113,34 @@ async def test_q_on_a_screen_goes_back_to_the_main_screen(screen: str) -> None:
         assert len(app.screen_stack) == 1
 
 
-@pytest.mark.xfail(
-    reason="on the detail screen the main screen's keys still act: enter pushes a second "
-    "detail screen, `/` opens the (hidden) main screen's filter",
-    strict=True,
-)
-async def test_enter_on_the_detail_screen_does_not_stack_another() -> None:
+async def test_the_main_screen_keys_do_not_act_on_the_detail_screen() -> None:
     async with fake_dashboard() as (app, pilot):
         app.action_detail()
         await until(lambda: isinstance(app.screen, DetailScreen))
-        await press(pilot, "enter")
-        await press(pilot, "enter")
+        await press(pilot, "enter", "enter", "slash", "o", "a")
         await pilot.pause(0.2)
         assert len(app.screen_stack) == 2
+        assert not app.query_one("#filter", Input).has_class("visible")
+        table = app.query_one(StrategyTable)
+        assert table.sort_column == "name" and app.query_one("#log", LogTail).following
+        # the strategy's own keys still act, on the strategy shown
+        await press(pilot, "t")
+        await until(lambda: ("start", app.screen.strategy) in app.view.calls)
 
 
-@pytest.mark.xfail(
-    reason="z on the strategies table maximizes '#strategies-box', a Vertical: it cannot take "
-    "the focus so Screen.maximize() refuses it and nothing happens",
-    strict=True,
-)
-async def test_z_zooms_the_strategies_table() -> None:
+async def test_z_zooms_the_panel_of_the_focused_widget() -> None:
     async with fake_dashboard() as (app, pilot):
         assert isinstance(app.focused, StrategyTable)
         await press(pilot, "z")
-        await pilot.pause(0.2)
-        assert app.screen.maximized is not None
+        await until(lambda: app.screen.maximized is app.query_one("#strategies-box"))
+        await press(pilot, "z")
+        await until(lambda: app.screen.maximized is None)
+        # a Resume button of the jobs panel: the whole panel, not the button
+        app.query_one("#resume-strategy_news_scraper").focus()
+        await press(pilot, "z")
+        await until(lambda: app.screen.maximized is app.query_one(JobList))
 
 
-@pytest.mark.xfail(
-    reason="StrategyTable._sort keeps the cursor's row INDEX: after a sort (o, a header click, "
-    "or a change in the sort column) the cursor is on another strategy",
-    strict=True,
-)
 async def test_the_cursor_stays_on_its_strategy_across_sorting() -> None:
     async with fake_dashboard() as (app, pilot):
         await select(app, "btc_arbitrage")
@@ -1184,12 +1150,6 @@ async def test_the_cursor_stays_on_its_strategy_across_sorting() -> None:
         assert app.selected == "btc_arbitrage"
 
 
-@pytest.mark.xfail(
-    reason="cpu% and mem come from the health report but are merged into the table only by the "
-    "NEXT snapshot (on_health_arrived sets `usage` without re-applying): up to snapshot_every "
-    "late, '-' at start",
-    strict=True,
-)
 async def test_cpu_and_memory_show_as_soon_as_the_metrics_arrive() -> None:
     slow = FeedSettings(snapshot_every=3600, health_every=3600, logs_every=0.02)
     async with fake_dashboard(feed=slow) as (app, pilot):
@@ -1222,13 +1182,6 @@ class ManyView(FakeView):
         return snap
 
 
-@pytest.mark.xfail(
-    reason="StrategyTable.apply updates every changed cell with update_width=True; for a value "
-    "narrower than its column DataTable re-measures the WHOLE column, per cell: 200 uptimes "
-    "changing = 200 x 200 measurements per snapshot, seconds of a blocked event loop (the "
-    "engine's too, in run mode)",
-    strict=True,
-)
 async def test_200_rows_are_updated_without_measuring_every_cell(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -1254,12 +1207,6 @@ async def test_200_rows_are_updated_without_measuring_every_cell(
         assert measured < 1000  # it is ~40,000
 
 
-@pytest.mark.xfail(
-    reason="every snapshot calls refresh_bindings(), which makes the Footer rebuild all its "
-    "keys even when no binding changed: most of the dashboard's CPU at a fast refresh, and a "
-    "footer that blinks empty",
-    strict=True,
-)
 async def test_the_footer_is_not_rebuilt_when_nothing_changed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

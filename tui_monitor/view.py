@@ -119,11 +119,11 @@ class SupervisorView(abc.ABC):
 
     @abc.abstractmethod
     async def runs(self, name: str | None = None, limit: int = 50) -> list[Json]:
-        """Recent runs (start, end, exit, reason) from the history, newest last."""
+        """The `limit` most recent runs (start, end, exit, reason) from the history, newest last."""
 
     @abc.abstractmethod
     async def recent_events(self, name: str | None = None, limit: int = 100) -> list[Json]:
-        """Recent events from the history, newest last."""
+        """The `limit` most recent events from the history, newest last."""
 
     @abc.abstractmethod
     async def close(self) -> None:
@@ -142,6 +142,12 @@ class SupervisorView(abc.ABC):
 
 
 # ---- in-process -----------------------------------------------------------------------------
+
+
+def _newest_last(records: list[dict[str, Any]]) -> list[Json]:
+    """The history reads newest first; views promise newest last. Turned here, once: the control
+    server answers with a `LocalView`, so `SocketView` gets the same order."""
+    return plain(records[::-1])
 
 
 class _LocalStream(EventStream):
@@ -237,10 +243,10 @@ class LocalView(SupervisorView):
         return plain(self.engine.job_record(job_id).to_dict())
 
     async def runs(self, name: str | None = None, limit: int = 50) -> list[Json]:
-        return plain(await self.engine.recent_runs(name, limit))
+        return _newest_last(await self.engine.recent_runs(name, limit))
 
     async def recent_events(self, name: str | None = None, limit: int = 100) -> list[Json]:
-        return plain(await self.engine.recent_events(name, limit))
+        return _newest_last(await self.engine.recent_events(name, limit))
 
     async def close(self) -> None:
         return None

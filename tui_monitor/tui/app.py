@@ -41,6 +41,13 @@ from tui_monitor.view import LocalView, SupervisorView
 ACTIVE = {"starting", "running", "backoff", "stopping", "fatal"}
 STARTABLE = {"stopped", "exited", "fatal", "backoff"}
 COMMAND_COOLDOWN = 0.5  # seconds after a command before the same key acts on that row again
+#: Actions on the selected strategy: greyed out while it cannot take them.
+ROW_ACTIONS = ("restart", "stop", "start", "resume", "detail")
+#: Actions of the main screen's panels: hidden while another screen (the detail) is on top, where
+#: they would act on panels that cannot be seen.
+MAIN_SCREEN_ACTIONS = frozenset(
+    {"detail", "filter", "follow", "all_logs", "level", "type", "sort", "zoom"}
+)
 
 LOG_THEME = Theme(
     {
@@ -53,6 +60,12 @@ LOG_THEME = Theme(
         "log.system": "magenta",
     }
 )
+
+
+class Panel(Vertical):
+    """A bordered box around one widget: `z` on the widget zooms the whole box, title included."""
+
+    ALLOW_MAXIMIZE = True
 
 
 class MonitorApp(App[int]):
@@ -73,7 +86,7 @@ class MonitorApp(App[int]):
         Binding("z", "zoom", "zoom", id="zoom", show=False),
         Binding("h", "health", "health", id="health"),
         Binding("question_mark", "help", "help", id="help"),
-        Binding("q", "quit_app", "quit", id="quit", priority=True),
+        Binding("q", "quit_app", "quit", id="quit"),
     ]
     HELP: ClassVar[list[tuple[str, str]]] = [
         ("r", "restart the selected strategy (asks first)"),
@@ -81,6 +94,7 @@ class MonitorApp(App[int]):
         ("t", "start the selected strategy (from its checkpoint)"),
         ("u", "resume the selected strategy's job from its checkpoint"),
         ("enter", "details: events, restarts, checkpoint, log"),
+        ("esc / q", "back from the details; close this help or the health reasons"),
         ("/", "filter the log by text (empty: no filter)"),
         ("f", "follow or pause the log"),
         ("a", "log of the selected strategy / of all strategies"),
@@ -116,6 +130,7 @@ class MonitorApp(App[int]):
         self._follow_all = False
         self._notice = notice
         self._stopping = False
+        self._availability: tuple[bool | None, ...] = ()
 
     # ---- layout ---------------------------------------------------------------------------------
 
@@ -124,7 +139,7 @@ class MonitorApp(App[int]):
         header.mode = self.mode
         yield header
         yield SystemPanel(id="system")
-        with Vertical(id="strategies-box") as box:
+        with Panel(id="strategies-box") as box:
             box.border_title = "strategies"
             yield StrategyTable(id="strategies")
         yield LogTail(id="log")
@@ -171,7 +186,7 @@ class MonitorApp(App[int]):
         self.query_one(StrategyTable).apply(message.snapshot["strategies"])
         self.query_one(JobList).apply(message.snapshot["jobs"], message.snapshot["job_counts"])
         self._selection_changed()
-        self.refresh_bindings()
+        self._refresh_availability()
 
     def on_health_arrived(self, message: HealthArrived) -> None:
         report = message.report
@@ -179,13 +194,13 @@ class MonitorApp(App[int]):
         self.query_one(HeaderBar).apply_health(report)
         self.query_one(SystemPanel).apply(report)
         metrics = report.get("metrics") or {}
-        self.query_one(StrategyTable).usage = metrics.get("strategies") or {}
+        self.query_one(StrategyTable).set_usage(metrics.get("strategies") or {})
 
     def on_event_arrived(self, message: EventArrived) -> None:
-        self.query_one(LogTail).add([event_line(message.event)])
+        self.log_tail.add([event_line(message.event)])
 
     def on_log_lines_arrived(self, message: LogLinesArrived) -> None:
-        self.query_one(LogTail).add(message.lines, message.skipped)
+        self.log_tail.add(message.lines, message.skipped)
 
     def on_connection_lost(self, message: ConnectionLost) -> None:
         self.query_one(HeaderBar).lost(message.reason)
@@ -193,18 +208,32 @@ class MonitorApp(App[int]):
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._selection_changed()
-        self.refresh_bindings()
+        self._refresh_availability()
+
+    @on(DataTable.RowSelected, "#strategies")
+    async def _row_selected(self, _event: DataTable.RowSelected) -> None:
+        """enter (or a click) on a row: the table takes enter for itself, so it opens the detail
+        here — through run_action, which asks check_action first."""
+        await self.run_action("detail")
 
     def _selection_changed(self) -> None:
         name = None if self._follow_all else self.selected
         self.feed.follow_strategy(name)
-        self.query_one(LogTail).follow(name)
+        self.log_tail.follow(name)
 
     # ---- selection and availability -------------------------------------------------------------
 
     @property
     def selected(self) -> str | None:
-        return self.query_one(StrategyTable).selected
+        """The strategy under the cursor (None before the table is mounted and after it is gone:
+        actions are checked then too)."""
+        tables = self.query(StrategyTable)
+        return tables.first().selected if tables else None
+
+    @property
+    def log_tail(self) -> LogTail:
+        """The main screen's log (the detail screen has one too)."""
+        return self.query_one("#log", LogTail)
 
     def _selected_strategy(self) -> dict[str, Any] | None:
         name = self.selected
@@ -221,8 +250,13 @@ class MonitorApp(App[int]):
     def _busy(self, name: str) -> bool:
         return self._inflight.get(name, 0.0) > time.monotonic()
 
+    def _on_main_screen(self) -> bool:
+        return len(self.screen_stack) <= 1
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("restart", "stop", "start", "resume", "detail"):
+        if action in MAIN_SCREEN_ACTIONS and not self._on_main_screen():
+            return False
+        if action in ROW_ACTIONS:
             s = self._selected_strategy()
             if s is None or self._busy(s["name"]):
                 return None
@@ -235,13 +269,21 @@ class MonitorApp(App[int]):
                 return True if job and job["resumable"] else None
         return True
 
+    def _refresh_availability(self) -> None:
+        """Refresh the footer only when an action's availability changed: every refresh makes
+        the Footer rebuild all its keys (CPU, and a footer that blinks)."""
+        availability = tuple(self.check_action(action, ()) for action in ROW_ACTIONS)
+        if availability != self._availability:
+            self._availability = availability
+            self.refresh_bindings()
+
     # ---- commands -------------------------------------------------------------------------------
 
     def _command(self, name: str, verb: str, call: Callable[[], Any]) -> None:
         if self._busy(name):
             return  # a key held down does not restart a strategy five times
         self._inflight[name] = time.monotonic() + 600  # until it completes
-        self.refresh_bindings()
+        self._refresh_availability()
         self._run_command(name, verb, call)
 
     @work(group="commands")
@@ -255,7 +297,8 @@ class MonitorApp(App[int]):
         finally:
             self._inflight[name] = time.monotonic() + COMMAND_COOLDOWN
             self.feed.refresh_soon()
-            self.refresh_bindings()
+            self._refresh_availability()
+            self.set_timer(COMMAND_COOLDOWN, self._refresh_availability)  # keys usable again
 
     def _confirm_then(self, question: str, yes: str, then: Callable[[], None]) -> None:
         def answered(ok: bool | None) -> None:
@@ -310,13 +353,13 @@ class MonitorApp(App[int]):
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
-        field.value = self.query_one(LogTail).text_filter
+        field.value = self.log_tail.text_filter
         field.add_class("visible")
         field.focus()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(LogTail).set_text_filter(event.value)
+        self.log_tail.set_text_filter(event.value)
         self._close_filter()
 
     def _close_filter(self) -> None:
@@ -330,7 +373,7 @@ class MonitorApp(App[int]):
             event.stop()
 
     def action_follow(self) -> None:
-        paused = self.query_one(LogTail).toggle_pause()
+        paused = self.log_tail.toggle_pause()
         self.feed.paused = False  # keep fetching into the buffer; the tail shows it on resume
         self.notify("log paused" if paused else "log following", timeout=2)
 
@@ -339,23 +382,21 @@ class MonitorApp(App[int]):
         self._selection_changed()
 
     def action_level(self) -> None:
-        self.query_one(LogTail).cycle_level()
+        self.log_tail.cycle_level()
 
     def action_type(self) -> None:
-        self.query_one(LogTail).cycle_type()
+        self.log_tail.cycle_type()
 
     def action_sort(self) -> None:
         column = self.query_one(StrategyTable).cycle_sort()
         self.notify(f"sorted by {column}", timeout=2)
 
     def action_zoom(self) -> None:
+        """The focused widget's panel fills the screen (see `Panel`); z again restores it."""
         if self.screen.maximized is not None:
             self.screen.minimize()
-        elif self.focused is not None:
-            target = self.focused
-            if isinstance(target, StrategyTable):
-                target = self.query_one("#strategies-box")
-            self.screen.maximize(target)
+        else:
+            self.screen.action_maximize()
 
     def action_health(self) -> None:
         self.push_screen(InfoScreen("health", health_body(self.health_report)))

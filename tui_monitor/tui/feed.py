@@ -62,7 +62,9 @@ class Feed:
             except (TuiMonitorError, OSError) as exc:
                 self.app.post_message(ConnectionLost(str(exc)))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.settings.snapshot_every)
+                # asyncio.timeout, not wait_for: see tui_monitor.control.client
+                async with asyncio.timeout(self.settings.snapshot_every):
+                    await self._dirty.wait()
                 await asyncio.sleep(self.settings.debounce)  # coalesce a burst of events
             self._dirty.clear()
 

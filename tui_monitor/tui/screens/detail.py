@@ -19,6 +19,9 @@ from tui_monitor.tui.format import STATE_STYLES, age, literal
 from tui_monitor.tui.widgets.logtail import LogTail
 from tui_monitor.view import SupervisorView
 
+#: How much of a checkpoint's JSON is shown.
+CHECKPOINT_CHARS = 20_000
+
 
 def _when(ts: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "--:--:--"
@@ -68,13 +71,15 @@ def history_text(events: list[dict[str, Any]], runs: list[dict[str, Any]]) -> Te
 
 
 def checkpoint_text(record: dict[str, Any] | None) -> Text:
+    """The checkpoint as pretty-printed JSON. Its line breaks are JSON's own (strings escape
+    theirs), so it is made literal line by line: safe_text would show them as '␊'."""
     if not record or record.get("checkpoint") is None:
         return Text("no checkpoint", style="dim")
     body = json.dumps(record["checkpoint"], indent=2, ensure_ascii=False)
-    if len(body) > 20_000:
-        body = body[:20_000] + "\n…"
-    header = f"saved {_when(record.get('checkpoint_at'))}\n"
-    return Text(header, style="dim") + literal(body, 20_500)
+    cut = len(body) > CHECKPOINT_CHARS
+    lines = body[:CHECKPOINT_CHARS].split("\n") + (["…"] if cut else [])
+    header = Text(f"saved {_when(record.get('checkpoint_at'))}\n", style="dim")
+    return header + Text("\n").join(literal(line, CHECKPOINT_CHARS) for line in lines)
 
 
 class DetailScreen(Screen[None]):
@@ -109,9 +114,7 @@ class DetailScreen(Screen[None]):
                 ckpt.border_title = "checkpoint"
                 yield Static(id="checkpoint-text")
         with Vertical():
-            tail = LogTail(id="detail-log")
-            tail.following = self.strategy
-            yield tail
+            yield LogTail(following=self.strategy, id="detail-log")
         yield Footer()
 
     async def on_mount(self) -> None:

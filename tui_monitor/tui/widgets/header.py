@@ -7,18 +7,21 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from tui_monitor.tui.format import HEALTH_STYLES, age, literal
 
 
-class HeaderBar(Static):
+class HeaderBar(Widget):
+    """Drawn in `render`, where its width is known: the clock stays at the right edge whatever
+    the width was when the health last changed (and after the terminal is resized)."""
+
     DEFAULT_CSS = """
     HeaderBar { height: 1; background: $panel; color: $text; }
     """
 
     def __init__(self, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(**kwargs)
         self._clock = clock
         self.host = ""
         self.mode = ""
@@ -28,8 +31,7 @@ class HeaderBar(Static):
         self.connection: str | None = None
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh_text)
-        self.refresh_text()
+        self.set_interval(1.0, self.refresh)
 
     def apply_health(self, report: dict[str, Any]) -> None:
         self.status = report.get("status", "unknown")
@@ -38,13 +40,13 @@ class HeaderBar(Static):
         info = (report.get("metrics") or {}).get("info") or {}
         self.host = info.get("hostname", self.host)
         self.connection = None
-        self.refresh_text()
+        self.refresh()
 
     def lost(self, reason: str) -> None:
         self.connection = reason
-        self.refresh_text()
+        self.refresh()
 
-    def refresh_text(self) -> None:
+    def render(self) -> Text:
         text = Text()
         text.append(" tui-monitor ", style="bold reverse")
         text.append(" ")
@@ -62,8 +64,7 @@ class HeaderBar(Static):
             if self.reason_count:
                 text.append(f" {self.reason_count} reason(s) — press h", style="dim")
         clock = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self._clock()))
-        width = self.size.width or 80
-        pad = max(1, width - text.cell_len - len(clock) - 1)
+        pad = max(1, self.size.width - text.cell_len - len(clock) - 1)
         text.append(" " * pad)
         text.append(clock, style="bold")
-        self.update(text)
+        return text

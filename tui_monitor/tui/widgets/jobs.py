@@ -80,6 +80,8 @@ class JobList(VerticalScroll):
     DEFAULT_CSS = """
     JobList { height: 1fr; border: round $primary-darken-2; }
     """
+    #: `z` on a Resume button zooms the whole list (Textual maximizes no scrolling container).
+    ALLOW_MAXIMIZE = True
 
     def __init__(self, now: Callable[[], float] = time.time, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -62,14 +62,14 @@ class LogTail(Log):
     LogTail { height: 1fr; border: round $primary-darken-2; }
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, following: str | None = None, **kwargs: Any) -> None:
         super().__init__(max_lines=MAX_LINES, highlight=True, auto_scroll=True, **kwargs)
         self.highlighter = LevelHighlighter()
         self.buffer: deque[dict[str, Any]] = deque(maxlen=MAX_LINES)
         self.min_level = "DEBUG"
         self.type_filter: str | None = None
         self.text_filter = ""
-        self.following: str | None = None  # None: every strategy
+        self.following = following  # None: every strategy
         self.paused = False
         self.skipped = 0
         self.update_title()
