@@ -9,13 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.conftest import PYTHON, alive, pids_in_file, running, script, wait_for
+from tests.conftest import PYTHON, alive, pids_in_file, running, script, wait_for, wait_for_sync
 from tui_monitor import process
 from tui_monitor.engine import Engine
 from tui_monitor.errors import CommandRefused, UnknownName
@@ -579,10 +578,7 @@ def test_descendants_are_found_below_a_process(tmp_path: Path) -> None:
         ["/bin/sh", "-c", f"sleep 30 & echo $! > {out}.tmp; mv {out}.tmp {out}; wait"]
     )
     try:
-        deadline = time.monotonic() + 5
-        while not out.exists():
-            assert time.monotonic() < deadline, "the shell never started its child"
-            time.sleep(0.01)
+        wait_for_sync(out.exists)
         grandchild = int(out.read_text())
         assert process.descendant_pids(child.pid) == [grandchild]
         assert process.descendant_pids(grandchild) == []
