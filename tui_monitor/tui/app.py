@@ -4,17 +4,20 @@ itself (`tui-monitor run`, `demo`) or a `SocketView` of one running elsewhere (`
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.theme import Theme
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input
 
 from tui_monitor.errors import TuiMonitorError
@@ -37,6 +40,8 @@ from tui_monitor.tui.widgets.logtail import LogTail, event_line
 from tui_monitor.tui.widgets.strategies import StrategyTable
 from tui_monitor.tui.widgets.system import SystemPanel
 from tui_monitor.view import LocalView, SupervisorView
+
+WidgetT = TypeVar("WidgetT", bound=Widget)
 
 ACTIVE = {"starting", "running", "backoff", "stopping", "fatal"}
 STARTABLE = {"stopped", "exited", "fatal", "backoff"}
@@ -66,6 +71,23 @@ class Panel(Vertical):
     """A bordered box around one widget: `z` on the widget zooms the whole box, title included."""
 
     ALLOW_MAXIMIZE = True
+
+
+def _dropped_while_closing(
+    handler: Callable[[MonitorApp, Any], None],
+) -> Callable[[MonitorApp, Any], None]:
+    """The feed's messages still queued when the app exits find the screen's widgets gone: drop
+    them then (and only then; a missing widget at any other time is a bug and raises)."""
+
+    @functools.wraps(handler)
+    def handle(app: MonitorApp, message: Any) -> None:
+        try:
+            handler(app, message)
+        except NoMatches:
+            if app.is_running and app.return_code is None:
+                raise
+
+    return handle
 
 
 class MonitorApp(App[int]):
@@ -135,14 +157,18 @@ class MonitorApp(App[int]):
     # ---- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # Kept at hand: finding them by query walks every widget (thousands with 200 jobs), and
+        # both are needed on every snapshot, log batch and availability check.
+        self._table = StrategyTable(id="strategies")
+        self._log = LogTail(id="log")
         header = HeaderBar(self.clock, id="header")
         header.mode = self.mode
         yield header
         yield SystemPanel(id="system")
         with Panel(id="strategies-box") as box:
             box.border_title = "strategies"
-            yield StrategyTable(id="strategies")
-        yield LogTail(id="log")
+            yield self._table
+        yield self._log
         yield JobList(self.clock, id="jobs")
         yield Input(placeholder="filter the log by text; Enter applies, Esc cancels", id="filter")
         yield Footer()
@@ -150,7 +176,7 @@ class MonitorApp(App[int]):
     async def on_mount(self) -> None:
         self.console.push_theme(LOG_THEME)
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)
-        self.query_one(StrategyTable).focus()
+        self.table.focus()
         if self._notice:
             self.notify(self._notice, markup=False, timeout=8)
         if self.host is not None:
@@ -181,27 +207,32 @@ class MonitorApp(App[int]):
 
     # ---- data -----------------------------------------------------------------------------------
 
+    @_dropped_while_closing
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         self.snapshot = message.snapshot
-        self.query_one(StrategyTable).apply(message.snapshot["strategies"])
+        self.table.apply(message.snapshot["strategies"])
         self.query_one(JobList).apply(message.snapshot["jobs"], message.snapshot["job_counts"])
         self._selection_changed()
         self._refresh_availability()
 
+    @_dropped_while_closing
     def on_health_arrived(self, message: HealthArrived) -> None:
         report = message.report
         self.health_report = report
         self.query_one(HeaderBar).apply_health(report)
         self.query_one(SystemPanel).apply(report)
         metrics = report.get("metrics") or {}
-        self.query_one(StrategyTable).set_usage(metrics.get("strategies") or {})
+        self.table.set_usage(metrics.get("strategies") or {})
 
+    @_dropped_while_closing
     def on_event_arrived(self, message: EventArrived) -> None:
         self.log_tail.add([event_line(message.event)])
 
+    @_dropped_while_closing
     def on_log_lines_arrived(self, message: LogLinesArrived) -> None:
         self.log_tail.add(message.lines, message.skipped)
 
+    @_dropped_while_closing
     def on_connection_lost(self, message: ConnectionLost) -> None:
         self.query_one(HeaderBar).lost(message.reason)
 
@@ -227,13 +258,23 @@ class MonitorApp(App[int]):
     def selected(self) -> str | None:
         """The strategy under the cursor (None before the table is mounted and after it is gone:
         actions are checked then too)."""
-        tables = self.query(StrategyTable)
-        return tables.first().selected if tables else None
+        table = getattr(self, "_table", None)
+        return table.selected if table is not None and table.is_attached else None
 
     @property
     def log_tail(self) -> LogTail:
         """The main screen's log (the detail screen has one too)."""
-        return self.query_one("#log", LogTail)
+        return self._mounted(self._log)
+
+    @property
+    def table(self) -> StrategyTable:
+        return self._mounted(self._table)
+
+    @staticmethod
+    def _mounted(widget: WidgetT) -> WidgetT:
+        if not widget.is_attached:  # the app is closing (see _dropped_while_closing)
+            raise NoMatches(f"#{widget.id} is gone")
+        return widget
 
     def _selected_strategy(self) -> dict[str, Any] | None:
         name = self.selected
@@ -365,7 +406,7 @@ class MonitorApp(App[int]):
     def _close_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.remove_class("visible")
-        self.query_one(StrategyTable).focus()
+        self.table.focus()
 
     def on_key(self, event: Any) -> None:
         if event.key == "escape" and self.query_one("#filter", Input).has_focus:
@@ -388,7 +429,7 @@ class MonitorApp(App[int]):
         self.log_tail.cycle_type()
 
     def action_sort(self) -> None:
-        column = self.query_one(StrategyTable).cycle_sort()
+        column = self.table.cycle_sort()
         self.notify(f"sorted by {column}", timeout=2)
 
     def action_zoom(self) -> None:
