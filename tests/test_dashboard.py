@@ -30,8 +30,9 @@ import textual.app
 import textual.pilot
 import textual.widgets._data_table as data_table
 from rich.console import Console
+from textual.geometry import Offset
 from textual.pilot import Pilot
-from textual.widgets import Button, Footer, Input
+from textual.widgets import Footer, Input
 
 from tests import fakeview
 from tests.conftest import FAST, PYTHON, ROOT, alive, script, write_config
@@ -46,7 +47,7 @@ from tui_monitor.tui.messages import HealthArrived, SnapshotArrived
 from tui_monitor.tui.screens.confirm import ConfirmScreen
 from tui_monitor.tui.screens.detail import DetailScreen
 from tui_monitor.tui.screens.info import InfoScreen
-from tui_monitor.tui.widgets.jobs import JobList
+from tui_monitor.tui.widgets.jobs import RESUME_COLUMN, JobList
 from tui_monitor.tui.widgets.logtail import LogTail
 from tui_monitor.tui.widgets.strategies import StrategyTable
 from tui_monitor.view import SocketView, SupervisorView
@@ -610,30 +611,73 @@ async def test_stop_start_resume_and_greyed_out_actions(
         assert d.job("alpha").status == "running"
 
 
+def resume_cell(jobs: JobList, job_id: str) -> Offset:
+    """Where, within the jobs panel, a job's Resume cell is (border, header, scroll)."""
+    columns = jobs.ordered_columns[:RESUME_COLUMN]
+    x = 1 + sum(c.get_render_width(jobs) for c in columns) + 2 - int(jobs.scroll_x)
+    y = 1 + jobs.header_height + jobs.get_row_index(job_id) - int(jobs.scroll_y)
+    return Offset(x, y)
+
+
 @pytest.mark.parametrize(("mode", "size"), [("run", SMALL), ("attach", BIG)])
 async def test_the_resume_button_resumes_a_job_with_its_checkpoint(
     tmp_path: Path, mode: str, size: tuple[int, int]
 ) -> None:
     config = worker_config(tmp_path, ["alpha"])
     async with dashboard(config, mode, size, running=("alpha",)) as d:
-        button = d.app.query_one("#resume-strategy_alpha", Button)
+        jobs = d.app.query_one(JobList)
+
+        def resumable() -> bool:
+            return "green" in str(jobs.get_cell("strategy_alpha", "resume").style)
+
+        def note() -> str:
+            return jobs.get_cell("strategy_alpha", "note").plain
+
         # running: the button is disabled and says why; clicking it does nothing
-        await d.wait(lambda: button.disabled)
-        assert "it is running" in str(button.tooltip)
-        await d.pilot.click("#resume-strategy_alpha")
+        await d.wait(lambda: "strategy_alpha" in jobs.shown and not resumable())
+        assert "cannot resume: it is running" in note()
+        assert await d.pilot.click(JobList, offset=resume_cell(jobs, "strategy_alpha"))
         await d.pilot.pause(0.2)
         assert len(d.resumes("alpha")) == 1
 
         await d.wait(lambda: d.job("alpha").has_checkpoint)
         await d.ask("s", "y")
         await d.shows("alpha", "stopped")
-        await d.wait(lambda: not button.disabled)
+        await d.wait(resumable)
+        assert "cannot resume" not in note()
         await d.idle("alpha")
-        assert await d.pilot.click("#resume-strategy_alpha")
+        assert await d.pilot.click(JobList, offset=resume_cell(jobs, "strategy_alpha"))
         await d.shows("alpha", "running")
         await d.wait(lambda: len(d.resumes("alpha")) == 2)
         assert d.resumes("alpha")[1]["i"] > 0  # it ran again with its checkpoint
-        await d.wait(lambda: button.disabled)
+        await d.wait(lambda: not resumable())
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_jobs_panel_resumes_from_the_keyboard(tmp_path: Path, mode: str) -> None:
+    """tab to the jobs panel, enter on a job: resumed; on one that cannot be: nothing, and the
+    footer's "resume job" is greyed out."""
+    config = worker_config(tmp_path, ["alpha", "beta"])
+    async with dashboard(config, mode, running=("alpha", "beta")) as d:
+        app, jobs = d.app, d.app.query_one(JobList)
+        await d.wait(lambda: d.job("alpha").has_checkpoint)
+        await d.ask("s", "y")  # the table's cursor is on alpha
+        await d.shows("alpha", "stopped")
+        jobs.focus()
+        await d.wait(lambda: jobs.jobs.get("strategy_alpha", {}).get("resumable"))
+        jobs.move_cursor(row=jobs.get_row_index("strategy_beta"))
+        await d.pilot.pause(0.05)
+        assert jobs.check_action("resume_job", ()) is None  # beta is running
+        await d.press("enter")
+        await d.pilot.pause(0.2)
+        assert len(d.resumes("beta")) == 1 and len(d.resumes("alpha")) == 1
+        jobs.move_cursor(row=jobs.get_row_index("strategy_alpha"))
+        await d.wait(lambda: jobs.check_action("resume_job", ()) is True)
+        await d.idle("alpha")
+        await d.press("enter")
+        await d.shows("alpha", "running")
+        await d.wait(lambda: len(d.resumes("alpha")) == 2)
+        assert len(app.screen_stack) == 1  # enter on a job resumes it; it opens no detail
 
 
 # ---- the detail screen ----------------------------------------------------------------------
@@ -1135,8 +1179,8 @@ async def test_z_zooms_the_panel_of_the_focused_widget() -> None:
         await until(lambda: app.screen.maximized is app.query_one("#strategies-box"))
         await press(pilot, "z")
         await until(lambda: app.screen.maximized is None)
-        # a Resume button of the jobs panel: the whole panel, not the button
-        app.query_one("#resume-strategy_news_scraper").focus()
+        # the jobs panel
+        app.query_one(JobList).focus()
         await press(pilot, "z")
         await until(lambda: app.screen.maximized is app.query_one(JobList))
 
@@ -1228,7 +1272,8 @@ async def test_the_footer_is_not_rebuilt_when_nothing_changed(
 
     fast = FeedSettings(snapshot_every=0.05, health_every=0.05, logs_every=0.05)
     async with fake_dashboard(feed=fast, message_hook=hook) as (_app, pilot):
-        await pilot.pause(0.3)
+        await until(lambda: snapshots >= 6)  # settled: the first data is in, the footer built
+        await pilot.pause(0.2)
         before, seen = rebuilt, snapshots
         await until(lambda: snapshots >= seen + 10)  # the same data, ten times over
         await pilot.pause()

@@ -161,6 +161,7 @@ class MonitorApp(App[int]):
         # both are needed on every snapshot, log batch and availability check.
         self._table = StrategyTable(id="strategies")
         self._log = LogTail(id="log")
+        self._jobs = JobList(self.clock, id="jobs")
         header = HeaderBar(self.clock, id="header")
         header.mode = self.mode
         yield header
@@ -169,7 +170,7 @@ class MonitorApp(App[int]):
             box.border_title = "strategies"
             yield self._table
         yield self._log
-        yield JobList(self.clock, id="jobs")
+        yield self._jobs
         yield Input(placeholder="filter the log by text; Enter applies, Esc cancels", id="filter")
         yield Footer()
 
@@ -211,7 +212,7 @@ class MonitorApp(App[int]):
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         self.snapshot = message.snapshot
         self.table.apply(message.snapshot["strategies"])
-        self.query_one(JobList).apply(message.snapshot["jobs"], message.snapshot["job_counts"])
+        self._jobs.apply(message.snapshot["jobs"], message.snapshot["job_counts"])
         self._selection_changed()
         self._refresh_availability()
 
@@ -379,8 +380,7 @@ class MonitorApp(App[int]):
             self._resume(job["job_id"], job["strategy"])
 
     def on_resume_requested(self, message: ResumeRequested) -> None:
-        strategy = message.job_id.removeprefix("strategy_")
-        self._resume(message.job_id, strategy)
+        self._resume(message.job_id, message.strategy)
 
     def _resume(self, job_id: str, strategy: str) -> None:
         self._command(strategy, "resume", lambda: self.view.resume(job_id))

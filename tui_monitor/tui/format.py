@@ -45,6 +45,12 @@ def literal(value: Any, limit: int = 200, style: str = "") -> Text:
     return Text(safe_text("" if value is None else str(value), limit), style=style)
 
 
+def same(a: Text, b: Text) -> bool:
+    """Whether two cells look the same. Rich's `Text ==` compares the characters and the spans
+    but not the base style: a cell that only changed colour would never be redrawn."""
+    return a == b and a.style == b.style
+
+
 def age(seconds: float | None) -> str:
     if seconds is None:
         return "-"

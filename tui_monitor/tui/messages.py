@@ -61,6 +61,7 @@ class StrategySelected(Message):
 class ResumeRequested(Message):
     """A job's Resume button was pressed."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, strategy: str) -> None:
         super().__init__()
         self.job_id = job_id
+        self.strategy = strategy

@@ -1,109 +1,178 @@
 """The jobs list: one row per job with its status, progress, checkpoint age and a Resume button
-that is enabled only where resuming is possible — and says why not where it is not."""
+that is enabled only where resuming is possible — and says why not where it is not.
+
+A keyed DataTable updated cell by cell, like the strategies table. It was a column of widgets
+(a label, a bar and a button per job): with 200 jobs that is ~13,000 widgets, and Textual's layout
+of them cost a second per key press. The "button" is now a cell: clicking it, or `enter`/`u` on
+the row, resumes the job.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Label, ProgressBar
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
-from tui_monitor.tui.format import JOB_STYLES, age, literal
+from tui_monitor.tui.format import JOB_STYLES, age, bar, literal, same
 from tui_monitor.tui.messages import ResumeRequested
 
-
-def _dom_id(job_id: str) -> str:
-    return "job-" + job_id  # job ids are safe identifiers: strategy_<letters, digits, _ ->
-
-
-class JobRow(Horizontal):
-    DEFAULT_CSS = """
-    JobRow { height: 1; }
-    JobRow Label { width: auto; padding: 0 1 0 0; }
-    JobRow .job-id { width: 22; }
-    JobRow .job-status { width: 12; }
-    JobRow ProgressBar { width: 12; }
-    JobRow .job-age { width: 15; }
-    JobRow .job-error { width: 1fr; color: $text-muted; }
-    JobRow Button { margin: 0 1; min-width: 8; }
-    """
-
-    def __init__(self, job: dict[str, Any], now: Callable[[], float]) -> None:
-        super().__init__(id=_dom_id(job["job_id"]))
-        self.job_id = job["job_id"]
-        self._now = now
-        self._job = job
-
-    def compose(self) -> ComposeResult:
-        yield Label(classes="job-id")
-        yield Label(classes="job-status")
-        yield ProgressBar(total=1.0, show_eta=False)
-        yield Label(classes="job-age")
-        yield Button("Resume", id=f"resume-{self.job_id}", variant="success", compact=True)
-        yield Label(classes="job-error")
-
-    def on_mount(self) -> None:
-        self.apply(self._job)
-
-    def apply(self, job: dict[str, Any]) -> None:
-        self._job = job
-        self.query_one(".job-id", Label).update(literal(job["job_id"], 40, "bold"))
-        status = job["status"]
-        self.query_one(".job-status", Label).update(Text(status, style=JOB_STYLES.get(status, "")))
-        bar = self.query_one(ProgressBar)
-        progress = job.get("progress")
-        bar.update(progress=progress if progress is not None else 0.0)
-        checkpoint_at = job.get("checkpoint_at")
-        ckpt = f"ckpt {age(self._now() - checkpoint_at)}" if checkpoint_at else "no ckpt"
-        self.query_one(".job-age", Label).update(Text(ckpt, style="dim"))
-        button = self.query_one(Button)
-        button.disabled = not job["resumable"]
-        button.tooltip = (
-            "resume from the last checkpoint"
-            if job["resumable"]
-            else f"cannot resume: {job['not_resumable_because']}"
-        )
-        why = "" if job["resumable"] else (job.get("not_resumable_because") or "")
-        error = job.get("last_error") or ""
-        self.query_one(".job-error", Label).update(literal(error or why, 100))
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.post_message(ResumeRequested(self.job_id))
+COLUMNS: list[tuple[str, str]] = [
+    ("job", "job"),
+    ("status", "status"),
+    ("resume", ""),
+    ("progress", "progress"),
+    ("checkpoint", "checkpoint"),
+    ("updated", "updated"),
+    ("note", "note"),
+]
+RESUME_COLUMN = [key for key, _ in COLUMNS].index("resume")
+RESUME_ENABLED = Text(" ▶ Resume ", style="bold black on green")
+RESUME_DISABLED = Text(" ▶ Resume ", style="dim strike")
 
 
-class JobList(VerticalScroll):
+def cells(job: dict[str, Any], now: float) -> dict[str, Text]:
+    """The row of one job. Its note says why it cannot resume, or its last error."""
+    status = job["status"]
+    progress = job.get("progress")
+    checkpoint_at = job.get("checkpoint_at")
+    resumable = bool(job["resumable"])
+    why = "" if resumable else f"cannot resume: {job.get('not_resumable_because') or '?'}"
+    error = job.get("last_error") or ""
+    return {
+        "job": literal(job["job_id"], 40, "bold"),
+        "status": Text(status, style=JOB_STYLES.get(status, "")),
+        "progress": Text(
+            f"{bar(progress, 10)} {'' if progress is None else f'{progress * 100:3.0f}%'}",
+            style="cyan",
+        ),
+        "checkpoint": Text(
+            f"{age(now - checkpoint_at)} ago" if checkpoint_at else "none", style="dim"
+        ),
+        "updated": Text(f"{age(now - job['updated_at'])} ago", style="dim"),
+        "resume": RESUME_ENABLED if resumable else RESUME_DISABLED,
+        "note": literal(error if error and resumable else why or error, 100, "dim"),
+    }
+
+
+class JobList(DataTable):
     DEFAULT_CSS = """
     JobList { height: 1fr; border: round $primary-darken-2; }
     """
-    #: `z` on a Resume button zooms the whole list (Textual maximizes no scrolling container).
-    ALLOW_MAXIMIZE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "resume_job", "resume job", id="resume_job"),
+        Binding("u", "resume_job", "resume job", show=False),
+    ]
 
     def __init__(self, now: Callable[[], float] = time.time, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.border_title = "jobs"
         self._now = now
-        self.rows: dict[str, JobRow] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.shown: dict[str, dict[str, Text]] = {}
+        self._can_resume: bool | None = None
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def selected(self) -> dict[str, Any] | None:
+        """The job under the cursor."""
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return self.jobs.get(str(row_key.value))
 
     def apply(self, jobs: list[dict[str, Any]], counts: dict[str, int]) -> None:
+        """Diff the snapshot against the screen: add, update changed cells, remove."""
         self.border_title = (
             "jobs "
             + "  ".join(f"{k} {v}" for k, v in counts.items() if v and k != "total")
             + f"  (total {counts.get('total', 0)})"
         )
-        seen = set()
-        for job in jobs:
-            seen.add(job["job_id"])
-            row = self.rows.get(job["job_id"])
-            if row is None:
-                row = JobRow(job, self._now)
-                self.rows[job["job_id"]] = row
-                self.mount(row)
-            elif row.is_mounted:
-                row.apply(job)
-        for job_id in [j for j in self.rows if j not in seen]:
-            self.rows.pop(job_id).remove()
+        self.jobs = {job["job_id"]: job for job in jobs}
+        keep = self._cursor_job_id()
+        reorder = False
+        now = self._now()
+        with self.app.batch_update():
+            for job_id in [j for j in self.shown if j not in self.jobs]:
+                self.remove_row(job_id)
+                del self.shown[job_id]
+            for job_id, job in self.jobs.items():
+                row = cells(job, now)
+                old = self.shown.get(job_id)
+                if old is None:
+                    self.add_row(*(row[k] for k, _ in COLUMNS), key=job_id)
+                    reorder = True
+                else:
+                    for key, value in row.items():
+                        if not same(old[key], value):
+                            wider = value.cell_len > self.columns[ColumnKey(key)].content_width
+                            self.update_cell(job_id, key, value, update_width=wider)
+                            reorder = reorder or key in ("status", "resume")
+                self.shown[job_id] = row
+            if reorder:
+                self._sort(keep)
+        self._refresh_availability()
+
+    def _cursor_job_id(self) -> str | None:
+        job = self.selected
+        return job["job_id"] if job else None
+
+    def _sort(self, keep: str | None) -> None:
+        """What needs the operator first: jobs that can be resumed, then failed ones, then the
+        rest by id — the cursor staying on its job."""
+        jobs = self.jobs
+
+        def key(job_cell: Any) -> Any:
+            job = jobs.get(job_cell.plain if isinstance(job_cell, Text) else str(job_cell))
+            if job is None:
+                return (2, 2, "")
+            return (not job["resumable"], job["status"] != "failed", job["job_id"])
+
+        self.sort("job", key=key)
+        if keep in self.shown:
+            self.move_cursor(row=self.get_row_index(keep))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "resume_job":
+            job = self.selected
+            return True if job and job["resumable"] else None
+        return True
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._refresh_availability()
+
+    def _refresh_availability(self) -> None:
+        """Grey out or light up the footer's "resume job" — only on a change: each refresh
+        rebuilds the whole footer."""
+        can = self.check_action("resume_job", ())
+        if can != self._can_resume:
+            self._can_resume = can
+            self.refresh_bindings()
+
+    def action_resume_job(self) -> None:
+        self._resume(self.selected)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a job's Resume cell resumes it (DataTable's own handler moves the cursor)."""
+        meta = event.style.meta
+        if meta.get("column") != RESUME_COLUMN or meta.get("row", -1) < 0:
+            return
+        row = self.ordered_rows[meta["row"]]
+        self._resume(self.jobs.get(str(row.key.value)))
+
+    def _resume(self, job: dict[str, Any] | None) -> None:
+        if job is None:
+            return
+        if not job["resumable"]:
+            reason = job.get("not_resumable_because") or "?"
+            self.notify(f"{job['job_id']} cannot resume: {reason}", markup=False, timeout=4)
+            return
+        self.post_message(ResumeRequested(job["job_id"], job["strategy"]))

@@ -22,6 +22,7 @@ from tui_monitor.tui.format import (
     heartbeat_text,
     last_exit,
     literal,
+    same,
     size,
 )
 
@@ -140,7 +141,7 @@ class StrategyTable(DataTable):
                     changed = True
                 else:
                     for key, value in row.items():
-                        if old[key] != value:
+                        if not same(old[key], value):
                             self.update_cell(name, key, value, update_width=self._wider(key, value))
                             changed = changed or key == self.sort_column
                 self.shown[name] = row
