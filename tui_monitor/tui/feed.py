@@ -30,8 +30,10 @@ from tui_monitor.view import SupervisorView
 class FeedSettings:
     snapshot_every: float = 1.0
     health_every: float = 2.0
-    logs_every: float = 0.1
-    log_batch: int = 300  # at most this many new lines per tick reach the screen
+    #: 5 refreshes a second look live, and each costs the screen a layout: Textual re-flows the
+    #: screen whenever the log's scrollable height changes (measured: 10/s cost ~18 % of a core).
+    logs_every: float = 0.2
+    log_batch: int = 600  # at most this many new lines per tick reach the screen
     debounce: float = 0.05
 
 
@@ -99,7 +101,8 @@ class Feed:
             if self.paused:
                 continue
             target = self.follow
-            if target != self._log_target:
+            backfill = target != self._log_target
+            if backfill:
                 self._log_target, self._log_seq = target, 0
             try:
                 lines = await self.view.log_lines(target, after=self._log_seq, limit=100_000)
@@ -109,4 +112,5 @@ class Feed:
                 continue
             self._log_seq = max(line["seq"] for line in lines)
             skipped = max(0, len(lines) - self.settings.log_batch)
-            self.app.post_message(LogLinesArrived(lines[skipped:], skipped))
+            # Older history left out of a backfill was not skipped "to keep up".
+            self.app.post_message(LogLinesArrived(lines[skipped:], 0 if backfill else skipped))

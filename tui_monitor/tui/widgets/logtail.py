@@ -12,6 +12,8 @@ from collections import deque
 from typing import Any
 
 from rich.highlighter import RegexHighlighter
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import Log
 
 from tui_monitor.text import safe_text
@@ -61,6 +63,14 @@ class LogTail(Log):
     DEFAULT_CSS = """
     LogTail { height: 1fr; border: round $primary-darken-2; }
     """
+    #: The scrollable size grows with every batch of lines, and Textual re-flows the whole screen
+    #: when a widget's virtual size changes: with a line or two every tick that was five full
+    #: layouts and repaints a second (~12 % of a core). Only this widget's own scrollbars depend
+    #: on it, so they are updated here; they appearing or going still re-flows the screen.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
 
     def __init__(self, following: str | None = None, **kwargs: Any) -> None:
         super().__init__(max_lines=MAX_LINES, highlight=True, auto_scroll=True, **kwargs)

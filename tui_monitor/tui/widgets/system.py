@@ -17,7 +17,7 @@ HISTORY = 300  # points kept for sparklines (10 minutes at the default 2 s inter
 
 class SystemPanel(Static):
     DEFAULT_CSS = """
-    SystemPanel { height: auto; padding: 0 1; border: round $primary-darken-2; }
+    SystemPanel { height: 5; padding: 0 1; border: round $primary-darken-2; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -39,13 +39,15 @@ class SystemPanel(Static):
         else:
             self.cpu.append(latest["system"]["cpu_percent"])
             self.mem.append(latest["system"]["memory_percent"])
-        self.update(self.render_metrics(latest))
+        # Three lines that never wrap, in a panel of fixed height: no layout of the whole screen
+        # (and repaint of every table) every time the numbers change.
+        self.update(self.render_metrics(latest), layout=False)
 
     def render_metrics(self, m: dict[str, Any]) -> Text:
         """Three lines, so the strategies keep the room at 80x24; sparklines grow with width."""
         s, sup = m["system"], m["supervisor"]
         spark = max(8, min(60, (self.size.width or 80) - 60))
-        t = Text()
+        t = Text(no_wrap=True, overflow="ellipsis")
         cpu = s["cpu_percent"]
         t.append("CPU ", style="bold")
         t.append(f"{cpu:5.1f}% ", style=percent_style(cpu))
