@@ -39,6 +39,11 @@ from bench.common import (
 from bench.procs import Tracker, cpu_seconds
 from bench.tools import Program, Toolbox, supervised, tui_command, wait_started
 
+#: Issue 7: "a key press shows its effect within 100 ms and [the UI] uses well under half a
+#: core". Judged on the 95th percentile, and "well under half" read as at most 35 %.
+KEY_MS = 100.0
+CPU_GOAL = 35.0
+
 
 def timed_runs(tracker: Tracker, argv: list[str], cwd: Path, runs: int, env=None) -> list[float]:
     samples = []
@@ -250,13 +255,16 @@ def run(mode: Mode, tools: Toolbox) -> Section:
                 "Note: the dashboard raised an error while the pilot closed it, after the "
                 f"measurement: `{pilot['exit_error']}`.\n\n"
             )
+        p50, p95 = percentile(lat, 50) * 1000, percentile(lat, 95) * 1000
+        cpu = pilot["cpu_idle"]
         goals.append(
             Goal(
-                "dashboard: key press → screen updated (p50, p95) and its CPU",
-                None,
-                f"p50 {fmt(percentile(lat, 50) * 1000)} ms, p95 {fmt(percentile(lat, 95) * 1000)} "
-                f"ms over {len(lat)} presses; CPU {fmt(pilot['cpu_idle'])} % of a core with "
-                f"{count / period:,.0f} lines/s (the issue sets no number; recorded)",
+                f"dashboard: a key press shows its effect within {KEY_MS:g} ms (p95) and the "
+                f"dashboard uses well under half a core (≤ {CPU_GOAL:g} %) with {count} "
+                f"strategies and {count / period:,.0f} log lines/s",
+                bool(lat) and p95 <= KEY_MS and cpu <= CPU_GOAL,
+                f"p50 {fmt(p50)} ms, p95 {fmt(p95)} ms over {len(lat)} presses; CPU {fmt(cpu)} % "
+                f"of a core with logs flowing, {fmt(pilot['cpu_keys'])} % while keys are pressed",
             )
         )
     help_ms = statistics.median(startup["tui-monitor --help"]) * 1000

@@ -17,10 +17,10 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
 
-from tui_monitor.tui.format import JOB_STYLES, age, bar, literal, same
+from tui_monitor.tui.format import JOB_STYLES, age, bar, literal
 from tui_monitor.tui.messages import ResumeRequested
+from tui_monitor.tui.widgets.livetable import LiveTable
 
 COLUMNS: list[tuple[str, str]] = [
     ("job", "job"),
@@ -31,7 +31,8 @@ COLUMNS: list[tuple[str, str]] = [
     ("updated", "updated"),
     ("note", "note"),
 ]
-RESUME_COLUMN = [key for key, _ in COLUMNS].index("resume")
+COLUMN_KEYS = [key for key, _ in COLUMNS]
+RESUME_COLUMN = COLUMN_KEYS.index("resume")
 RESUME_ENABLED = Text(" ▶ Resume ", style="bold black on green")
 RESUME_DISABLED = Text(" ▶ Resume ", style="dim strike")
 
@@ -60,7 +61,7 @@ def cells(job: dict[str, Any], now: float) -> dict[str, Text]:
     }
 
 
-class JobList(DataTable):
+class JobList(LiveTable):
     DEFAULT_CSS = """
     JobList { height: 1fr; border: round $primary-darken-2; }
     """
@@ -70,11 +71,10 @@ class JobList(DataTable):
     ]
 
     def __init__(self, now: Callable[[], float] = time.time, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.border_title = "jobs"
         self._now = now
         self.jobs: dict[str, dict[str, Any]] = {}
-        self.shown: dict[str, dict[str, Text]] = {}
         self._can_resume: bool | None = None
 
     def on_mount(self) -> None:
@@ -98,27 +98,10 @@ class JobList(DataTable):
         )
         self.jobs = {job["job_id"]: job for job in jobs}
         keep = self._cursor_job_id()
-        reorder = False
         now = self._now()
-        with self.app.batch_update():
-            for job_id in [j for j in self.shown if j not in self.jobs]:
-                self.remove_row(job_id)
-                del self.shown[job_id]
-            for job_id, job in self.jobs.items():
-                row = cells(job, now)
-                old = self.shown.get(job_id)
-                if old is None:
-                    self.add_row(*(row[k] for k, _ in COLUMNS), key=job_id)
-                    reorder = True
-                else:
-                    for key, value in row.items():
-                        if not same(old[key], value):
-                            wider = value.cell_len > self.columns[ColumnKey(key)].content_width
-                            self.update_cell(job_id, key, value, update_width=wider)
-                            reorder = reorder or key in ("status", "resume")
-                self.shown[job_id] = row
-            if reorder:
-                self._sort(keep)
+        changed = self.diff_rows({k: cells(job, now) for k, job in self.jobs.items()}, COLUMN_KEYS)
+        if changed & {"+", "status", "resume"}:
+            self._sort(keep)
         self._refresh_availability()
 
     def _cursor_job_id(self) -> str | None:
