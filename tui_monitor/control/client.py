@@ -30,9 +30,8 @@ async def open_connection(
     """Connect to the control socket at `path`; NoSupervisor (saying where) if nobody is there."""
     try:
         with unix_address(path) as address:
-            return await asyncio.wait_for(
-                asyncio.open_unix_connection(address, limit=MAX_ANSWER_BYTES), timeout
-            )
+            async with asyncio.timeout(timeout):
+                return await asyncio.open_unix_connection(address, limit=MAX_ANSWER_BYTES)
     except FileNotFoundError:
         raise NoSupervisor(
             f"no supervisor is running: there is no control socket at {path}", path
@@ -108,7 +107,8 @@ class ControlClient:
         message = {"v": p.PROTOCOL_VERSION, "id": request_id, "op": op, **args}
         try:
             self._writer.write(p.encode(message))
-            await asyncio.wait_for(self._writer.drain(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await self._writer.drain()
             while True:
                 answer = await self._read(self.timeout)
                 if answer is None:
@@ -142,7 +142,8 @@ class ControlClient:
         """The next message, or None at the end of the connection."""
         assert self._reader is not None
         try:
-            line = await asyncio.wait_for(self._reader.readline(), timeout)
+            async with asyncio.timeout(timeout):
+                line = await self._reader.readline()
         except ValueError:
             await self._drop()
             raise ControlError(p.TOO_LARGE, "an answer from the supervisor was too large") from None
@@ -176,7 +177,8 @@ class ControlClient:
         if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
 
     async def close(self) -> None:
         await self._drop()

@@ -27,7 +27,7 @@ from tui_monitor.control.sockaddr import unix_address
 from tui_monitor.errors import CommandRefused, TuiMonitorError, UnknownName
 from tui_monitor.events import Problem
 from tui_monitor.lock import StateLock
-from tui_monitor.view import LocalView
+from tui_monitor.view import EventStream, LocalView
 
 if TYPE_CHECKING:
     from tui_monitor.engine import Engine
@@ -201,7 +201,8 @@ class ControlServer:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._server.wait_closed()
         self._unlink()
 
     def _unlink(self) -> None:
@@ -252,14 +253,16 @@ class ControlServer:
         our side, then discard its input (bounded in time and size) until it closes too."""
         if writer.transport.is_closing():
             return
-        await asyncio.wait_for(writer.drain(), 1.0)
+        async with asyncio.timeout(1.0):
+            await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 1.0
         discarded = 0
         while discarded <= self.max_line and (left := deadline - loop.time()) > 0:
-            data = await asyncio.wait_for(reader.read(65536), left)
+            async with asyncio.timeout(left):
+                data = await reader.read(65536)
             if not data:
                 return
             discarded += len(data)
@@ -312,7 +315,8 @@ class ControlServer:
         """Write an answer; a client that does not take it within the idle timeout is dropped."""
         self._send(writer, message)
         try:
-            await asyncio.wait_for(writer.drain(), self.idle_timeout)
+            async with asyncio.timeout(self.idle_timeout):
+                await writer.drain()
         except TimeoutError:
             writer.transport.abort()
             raise _Closed from None
@@ -321,7 +325,8 @@ class ControlServer:
         """The next request line; None at the end of the connection. Raises _Closed after
         answering an oversized line or a timeout."""
         try:
-            return await asyncio.wait_for(reader.readuntil(b"\n"), self.idle_timeout)
+            async with asyncio.timeout(self.idle_timeout):
+                return await reader.readuntil(b"\n")
         except asyncio.IncompleteReadError as exc:
             return exc.partial or None  # a last request without its newline still counts
         except asyncio.LimitOverrunError:
@@ -358,8 +363,15 @@ class ControlServer:
                 await self._answer(writer, p.error(exc.request_id, exc.type, exc.message))
             else:
                 if request.op == "subscribe":
-                    await self._answer(writer, p.ok(request.id, {"subscribed": True}))
-                    await self._stream(reader, writer)
+                    # Subscribed before "subscribed" is said: an event published in between
+                    # reaches the client instead of falling in the gap.
+                    stream = await self.view.events()
+                    try:
+                        await self._answer(writer, p.ok(request.id, {"subscribed": True}))
+                    except BaseException:
+                        await stream.close()
+                        raise
+                    await self._stream(reader, writer, stream)
                     return
                 await self._answer(writer, await self._dispatch(request))
             if eof:
@@ -432,9 +444,10 @@ class ControlServer:
 
     # ---- a subscription ------------------------------------------------------------------
 
-    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: EventStream
+    ) -> None:
         """Events until the client leaves, falls behind, or the supervisor shuts down."""
-        stream = await self.view.events()
         left = asyncio.Event()
 
         async def watch_input() -> None:
@@ -462,7 +475,8 @@ class ControlServer:
                 reason = "fell behind; events were lost" if overflowed else "supervisor stopped"
                 self._send(writer, p.end_message(reason))
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(writer.drain(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await writer.drain()
         except asyncio.CancelledError:
             if not transport.is_closing():  # the server is closing: say so, without waiting
                 with contextlib.suppress(Exception):
