@@ -11,11 +11,11 @@ from textual.app import App, ComposeResult
 
 from tui_monitor.tui.widgets.livetable import LiveTable
 
-COLUMNS = ["name", "value"]
+COLUMNS = ["name", "value", "end"]
 
 
 def rows(values: dict[str, str]) -> dict[str, dict[str, Text]]:
-    return {k: {"name": Text(k), "value": Text(v)} for k, v in values.items()}
+    return {k: {"name": Text(k), "value": Text(v), "end": Text("|")} for k, v in values.items()}
 
 
 class TableApp(App[None]):
@@ -23,6 +23,7 @@ class TableApp(App[None]):
         table = LiveTable(id="t")
         table.add_column("name", key="name")
         table.add_column("value", key="value")
+        table.add_column("|", key="end")
         yield table
 
 
@@ -42,10 +43,10 @@ async def test_what_is_drawn_follows_updates_sorts_and_removals() -> None:
         table = app.query_one(LiveTable)
         table.diff_rows(rows({"b": "1", "a": "2", "c": "3"}), COLUMNS)
         await pilot.pause()
-        assert drawn(app)[1:] == ["b 1", "a 2", "c 3"]
+        assert drawn(app)[1:] == ["b 1 |", "a 2 |", "c 3 |"]
         table.diff_rows(rows({"b": "1", "a": "5", "c": "3"}), COLUMNS)  # settled after a first
         await pilot.pause()
-        assert drawn(app)[1:] == ["b 1", "a 5", "c 3"]
+        assert drawn(app)[1:] == ["b 1 |", "a 5 |", "c 3 |"]
 
         rendered = 0
         render = LiveTable._render_cell
@@ -62,20 +63,27 @@ async def test_what_is_drawn_follows_updates_sorts_and_removals() -> None:
             changed = table.diff_rows(rows({"b": "1", "a": "9", "c": "3"}), COLUMNS)
             assert changed == {"value"}
             await pilot.pause()
-            assert drawn(app)[1:] == ["b 1", "a 9", "c 3"]
-            assert rendered == 1 + 2  # the one cell that changed, and the header's two
+            assert drawn(app)[1:] == ["b 1 |", "a 9 |", "c 3 |"]
+            assert rendered == 1 + 3  # the one cell that changed, and the header's three
         finally:
             LiveTable._render_cell = render  # type: ignore[method-assign]
 
         table.sort("name", key=lambda cell: cell.plain)
         await pilot.pause()
-        assert drawn(app)[1:] == ["a 9", "b 1", "c 3"]
+        assert drawn(app)[1:] == ["a 9 |", "b 1 |", "c 3 |"]
         table.diff_rows(rows({"a": "9", "c": "4"}), COLUMNS)  # b removed, c changed
         await pilot.pause()
-        assert drawn(app)[1:] == ["a 9", "c 4"]
+        assert drawn(app)[1:] == ["a 9 |", "c 4 |"]
         table.diff_rows(rows({"a": "9", "c": "4", "d": "a much longer value"}), COLUMNS)
         await pilot.pause()
-        assert drawn(app)[1:] == ["a 9", "c 4", "d a much longer value"]
+        assert drawn(app)[1:] == ["a 9 |", "c 4 |", "d a much longer value |"]
+        # a cell grown wider widens its column: every row is drawn at the new width
+        table.diff_rows(rows({"a": "9", "c": "an even much longer value", "d": "x"}), COLUMNS)
+        await pilot.pause()
+        strips = app.screen._compositor.render_strips()
+        lines = [strips[table.region.y + y].text for y in range(4)]
+        edges = {line.index("|") for line in lines}
+        assert len(edges) == 1, lines  # the last column starts at the same place on every row
         await pilot.resize_terminal(30, 12)
         await pilot.pause()
-        assert drawn(app)[1:3] == ["a 9", "c 4"]
+        assert [line.split()[:2] for line in drawn(app)[1:3]] == [["a", "9"], ["c", "an"]]

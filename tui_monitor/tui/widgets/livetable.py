@@ -5,8 +5,8 @@ The strategies and jobs tables are refreshed every second and most cells never c
 DataTable keys its cell-render cache on a table-wide update counter, so one changed heartbeat age
 re-renders every visible cell through Rich (~0.2 ms each: with two tables of 200 rows that was most
 of a dashboard frame, and the key presses waiting behind it). Here a cell's cache key carries the
-counter of the cell's own last update instead, plus a counter of the changes to the table's shape
-(rows added, removed, sorted, resized) that invalidate everything.
+counter of the cell's own last update instead, its column's width, and a counter of the changes to
+the table's shape (rows added, removed, sorted, resized) that invalidate everything.
 """
 
 from __future__ import annotations
@@ -99,7 +99,12 @@ class LiveTable(DataTable):
         real = self._update_count
         # Everything DataTable caches under this counter while rendering the cell (the cell, its
         # row's renderables) is then keyed by the table's shape and this cell's last update.
-        self._update_count = (real - self._cell_updates, self._cell_version.get(cell, 0))  # type: ignore[assignment]
+        # The width too: a column widened on idle (`update_width`) without a new count.
+        self._update_count = (  # type: ignore[assignment]
+            real - self._cell_updates,
+            self._cell_version.get(cell, 0),
+            width,
+        )
         try:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         finally:
