@@ -587,3 +587,41 @@ def test_descendants_are_found_below_a_process(tmp_path: Path) -> None:
         child.wait()
         with contextlib.suppress(OSError, ValueError):
             os.kill(int(out.read_text()), signal.SIGKILL)
+
+
+#: A subreaper (as the real supervisor is) whose child double-forks a marked daemon and dies:
+#: the daemon is re-parented below the subreaper, where `find_marked_below` finds it — and not
+#: the run it is told to skip, nor another run's process.
+BELOW = """
+import json, os, subprocess, sys, time
+from tui_monitor import process
+assert process.become_subreaper()
+marks = {"TUI_MONITOR_INSTANCE": "i1", "TUI_MONITOR_JOB_ID": "strategy_a"}
+env = {**os.environ, **marks, "TUI_MONITOR_RUN": "1"}
+leaver = subprocess.Popen(
+    [sys.executable, "-c", "import os, time\\nif os.fork() == 0:\\n os.setsid()\\n time.sleep(30)"],
+    env=env,
+)
+leaver.wait()  # its daemon is an orphan now: ours
+live = subprocess.Popen(["sleep", "30"], env={**env, "TUI_MONITOR_RUN": "2"})
+other = subprocess.Popen(["sleep", "30"], env={**env, "TUI_MONITOR_RUN": "3"})
+time.sleep(0.2)
+found = process.find_marked_below(os.getpid(), {live.pid}, "i1", "strategy_a", "1")
+kids = process.child_pids(os.getpid())
+print(json.dumps({"found": [p.pid for p in found], "kids": kids, "live": live.pid,
+                  "other": other.pid}))
+for p in found:
+    p.kill()
+live.kill(); other.kill()
+"""
+
+
+def test_a_subreaper_finds_a_runs_leftovers_below_itself(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [PYTHON, "-c", BELOW], capture_output=True, text=True, timeout=30, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    daemons = [k for k in seen["kids"] if k not in (seen["live"], seen["other"])]
+    assert len(daemons) == 1  # the orphaned daemon, re-parented to the subreaper
+    assert seen["found"] == daemons  # found; not the live run skipped, not the other run

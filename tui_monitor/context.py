@@ -20,6 +20,9 @@ class EngineContext:
     log_dir: Path
     clock: Clock = field(default_factory=SystemClock)
     on_child_exit: Callable[[], None] | None = None  # reaps adopted orphans when subreaper
+    #: Orphans re-parent to us (a subreaper): what a run leaves behind is found below us.
+    subreaper: bool = False
+    live_pids: Callable[[], set[int]] = set  # the strategies' leaders now running
 
     def publish(self, event: Event) -> None:
         self.bus.publish(event)

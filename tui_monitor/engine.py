@@ -61,6 +61,8 @@ class Engine:
             log_dir=m.log_dir,
             clock=self.clock,
             on_child_exit=process.reap_orphans if self._subreaper else None,
+            subreaper=self._subreaper,
+            live_pids=self._live_pids,
         )
         self.store = JobStore(m.state_dir, self.ctx)
         self.history = History(m.state_dir / "history", m.history_limit, self._history_problem)
@@ -164,6 +166,9 @@ class Engine:
         self.bus.close()
         self.applog.close()
         self.lock.release()
+
+    def _live_pids(self) -> set[int]:
+        return {r.child.pid for r in self.runners.values() if r.child is not None}
 
     def publish_note(self, message: str) -> None:
         self.bus.publish(SupervisorEvent(self.clock.time(), message))

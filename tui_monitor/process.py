@@ -18,7 +18,7 @@ import resource
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psutil
@@ -292,20 +292,58 @@ def find_marked(
             env = proc.environ()
         except psutil.Error:
             continue
-        if INSTANCE_ENV not in env:
-            continue
-        if instance is not None and env.get(INSTANCE_ENV) != instance:
-            continue
-        if job_id is not None and env.get(JOB_ENV) != job_id:
-            continue
-        if run is not None and env.get(RUN_ENV) != run:
-            continue
-        if state_dir is not None and env.get(STATE_ENV) != state_dir:
-            continue
-        if exclude_instance is not None and env.get(INSTANCE_ENV) == exclude_instance:
-            continue
-        found.append(proc)
+        if _marked(env, instance, job_id, state_dir, exclude_instance, run):
+            found.append(proc)
     return found
+
+
+def find_marked_below(
+    root: int, skip: Container[int], instance: str, job_id: str, run: str
+) -> list[psutil.Process] | None:
+    """Processes of one run among `root`'s descendants, not looking inside `skip` (the live
+    strategies' own trees). When the supervisor is a subreaper, whatever an ended run left
+    behind is re-parented below it, so this finds what `find_marked` would at the cost of a
+    few small reads instead of a scan of the whole process table — which, done after every
+    restart, held the GIL long enough to delay other strategies' heartbeat deadlines. None
+    where the kernel cannot list children (then only the scan will do)."""
+    if child_pids(root) is None:
+        return None
+    found: list[psutil.Process] = []
+    todo = [root]
+    while todo:
+        for pid in child_pids(todo.pop()) or []:
+            if pid in skip:
+                continue
+            todo.append(pid)
+            try:
+                proc = psutil.Process(pid)
+                env = proc.environ()
+            except psutil.Error:
+                continue
+            if _marked(env, instance, job_id, None, None, run):
+                found.append(proc)
+    return found
+
+
+def _marked(
+    env: Mapping[str, str],
+    instance: str | None,
+    job_id: str | None,
+    state_dir: str | None,
+    exclude_instance: str | None,
+    run: str | None,
+) -> bool:
+    if INSTANCE_ENV not in env:
+        return False
+    if instance is not None and env.get(INSTANCE_ENV) != instance:
+        return False
+    if job_id is not None and env.get(JOB_ENV) != job_id:
+        return False
+    if run is not None and env.get(RUN_ENV) != run:
+        return False
+    if state_dir is not None and env.get(STATE_ENV) != state_dir:
+        return False
+    return not (exclude_instance is not None and env.get(INSTANCE_ENV) == exclude_instance)
 
 
 def kill_processes(procs: Sequence[psutil.Process], sig: int = signal.SIGKILL) -> int:

@@ -470,9 +470,20 @@ class StrategyRunner:
     async def _sweep(self, run: int) -> None:
         """End what one run left behind outside its process group and tree (double-forked
         daemons), found by its markers: a scan of the process table, so off the loop."""
-        leftovers = await asyncio.to_thread(
-            process.find_marked, self.ctx.instance, self.cfg.job_id, run=str(run)
-        )
+        leftovers = None
+        if self.ctx.subreaper:  # they were re-parented below us: no need to scan everything
+            leftovers = await asyncio.to_thread(
+                process.find_marked_below,
+                os.getpid(),
+                self.ctx.live_pids(),
+                self.ctx.instance,
+                self.cfg.job_id,
+                str(run),
+            )
+        if leftovers is None:
+            leftovers = await asyncio.to_thread(
+                process.find_marked, self.ctx.instance, self.cfg.job_id, run=str(run)
+            )
         process.kill_processes(leftovers, signal.SIGKILL)
 
     # ---- operator commands -------------------------------------------------------------------
