@@ -378,3 +378,22 @@ async def test_a_view_asking_for_metrics_gets_a_fresh_sweep_at_once(
         assert len(samples) == 2
     finally:
         await loop.close()
+
+
+async def test_nobody_watching_slows_the_sampling_down(tmp_path: Path, make_config) -> None:
+    from tui_monitor.monitoring import UNWATCHED_SLOWER, MetricsLoop
+
+    config = make_config({}, metrics_interval=0.04)
+    samples: list[object] = []
+    loop = MetricsLoop(config.monitor, dict, samples.append)
+    loop.start()
+    try:
+        await asyncio.sleep(0.8)  # unwatched: a sweep every 0.2 s
+        unwatched = len(samples)
+        loop.watched()
+        await asyncio.sleep(0.8)  # watched: every 0.04 s
+        watched = len(samples) - unwatched
+        assert unwatched <= 0.8 / (0.04 * UNWATCHED_SLOWER) + 2
+        assert watched >= 2 * unwatched
+    finally:
+        await loop.close()

@@ -42,9 +42,12 @@ def resource_reasons(sample: MetricsSample | None, monitor: MonitorConfig) -> li
     return reasons
 
 
-#: While nobody looks (no view asked for metrics lately), per-strategy CPU and memory are
-#: sampled only every this many sweeps: an idle supervisor should cost next to nothing.
-UNWATCHED_EVERY = 10
+#: While nobody looks (no view asked for metrics lately), the system is sampled every
+#: UNWATCHED_SLOWER × `metrics_interval` (memory and disk alerts come from these samples: 10 s
+#: late at worst by default) and per-strategy CPU and memory only every UNWATCHED_EVERY of those
+#: sweeps: the metrics were 80 % of an idle supervisor's CPU. State alerts do not wait for them.
+UNWATCHED_SLOWER = 5
+UNWATCHED_EVERY = 2
 WATCH_HOLD = 30.0  # seconds a view's request keeps full-rate sampling on
 
 
@@ -93,8 +96,10 @@ class MetricsLoop:
             sweeps += 1
             self._on_sample(sample)
             self._wake.clear()
+            watched = time.monotonic() < self._watched_until
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                async with asyncio.timeout(self.interval * (1 if watched else UNWATCHED_SLOWER)):
+                    await self._wake.wait()
 
     async def close(self) -> None:
         if self._task is not None:
