@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 
 from tui_monitor.tui.widgets.livetable import LiveTable
@@ -14,8 +13,8 @@ from tui_monitor.tui.widgets.livetable import LiveTable
 COLUMNS = ["name", "value", "end"]
 
 
-def rows(values: dict[str, str]) -> dict[str, dict[str, Text]]:
-    return {k: {"name": Text(k), "value": Text(v), "end": Text("|")} for k, v in values.items()}
+def rows(values: dict[str, str]) -> dict[str, dict[str, tuple[str, str]]]:
+    return {k: {"name": (k, ""), "value": (v, ""), "end": ("|", "")} for k, v in values.items()}
 
 
 class TableApp(App[None]):

@@ -18,7 +18,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from tui_monitor.tui.format import JOB_STYLES, age, bar, literal
+from tui_monitor.tui.format import JOB_STYLES, Cell, age, bar, text_cell
 from tui_monitor.tui.messages import ResumeRequested
 from tui_monitor.tui.widgets.livetable import LiveTable
 
@@ -33,11 +33,11 @@ COLUMNS: list[tuple[str, str]] = [
 ]
 COLUMN_KEYS = [key for key, _ in COLUMNS]
 RESUME_COLUMN = COLUMN_KEYS.index("resume")
-RESUME_ENABLED = Text(" ▶ Resume ", style="bold black on green")
-RESUME_DISABLED = Text(" ▶ Resume ", style="dim strike")
+RESUME_ENABLED: Cell = (" ▶ Resume ", "bold black on green")
+RESUME_DISABLED: Cell = (" ▶ Resume ", "dim strike")
 
 
-def cells(job: dict[str, Any], now: float) -> dict[str, Text]:
+def cells(job: dict[str, Any], now: float) -> dict[str, Cell]:
     """The row of one job. Its note says why it cannot resume, or its last error."""
     status = job["status"]
     progress = job.get("progress")
@@ -46,18 +46,16 @@ def cells(job: dict[str, Any], now: float) -> dict[str, Text]:
     why = "" if resumable else f"cannot resume: {job.get('not_resumable_because') or '?'}"
     error = job.get("last_error") or ""
     return {
-        "job": literal(job["job_id"], 40, "bold"),
-        "status": Text(status, style=JOB_STYLES.get(status, "")),
-        "progress": Text(
+        "job": text_cell(job["job_id"], 40, "bold"),
+        "status": (status, JOB_STYLES.get(status, "")),
+        "progress": (
             f"{bar(progress, 10)} {'' if progress is None else f'{progress * 100:3.0f}%'}",
-            style="cyan",
+            "cyan",
         ),
-        "checkpoint": Text(
-            f"{age(now - checkpoint_at)} ago" if checkpoint_at else "none", style="dim"
-        ),
-        "updated": Text(f"{age(now - job['updated_at'])} ago", style="dim"),
+        "checkpoint": (f"{age(now - checkpoint_at)} ago" if checkpoint_at else "none", "dim"),
+        "updated": (f"{age(now - job['updated_at'])} ago", "dim"),
         "resume": RESUME_ENABLED if resumable else RESUME_DISABLED,
-        "note": literal(error if error and resumable else why or error, 100, "dim"),
+        "note": text_cell(error if error and resumable else why or error, 100, "dim"),
     }
 
 

@@ -18,9 +18,9 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
-from tui_monitor.tui.format import same
+from tui_monitor.tui.format import Cell
 
-Row = dict[str, Text]
+Row = dict[str, Cell]
 
 
 class LiveTable(DataTable):
@@ -33,9 +33,10 @@ class LiveTable(DataTable):
         self._cell_version: dict[tuple[RowKey, ColumnKey], int] = {}
 
     def diff_rows(self, rows: dict[str, Row], columns: list[str]) -> set[str]:
-        """Make the table show `rows` (key → column → cell), in place: remove, add, and update the
-        cells that changed. Returns the columns that changed, plus "+" when rows were added or
-        removed (the caller decides whether to re-sort)."""
+        """Make the table show `rows` (key → column → (text, style)), in place: remove, add, and
+        update the cells that changed (only those become Rich `Text`). Returns the columns that
+        changed, plus "+" when rows were added or removed (the caller decides whether to
+        re-sort)."""
         changed: set[str] = set()
         with self.app.batch_update():
             for key in [k for k in self.shown if k not in rows]:
@@ -45,14 +46,14 @@ class LiveTable(DataTable):
             for key, row in rows.items():
                 old = self.shown.get(key)
                 if old is None:
-                    self.add_row(*(row[c] for c in columns), key=key)
+                    self.add_row(*(Text(*row[c]) for c in columns), key=key)
                     changed.add("+")
                 else:
                     for column, value in row.items():
-                        if not same(old[column], value):
-                            self.update_cell(
-                                key, column, value, update_width=self._wider(column, value)
-                            )
+                        if old[column] != value:
+                            text = Text(*value)
+                            wider = self._wider(column, text)
+                            self.update_cell(key, column, text, update_width=wider)
                             changed.add(column)
                 self.shown[key] = row
         return changed

@@ -16,12 +16,13 @@ from textual.widgets import DataTable
 
 from tui_monitor.tui.format import (
     STATE_STYLES,
+    Cell,
     age,
     bar,
-    heartbeat_text,
-    last_exit,
-    literal,
+    heartbeat_cell,
+    last_exit_cell,
     size,
+    text_cell,
 )
 from tui_monitor.tui.widgets.livetable import LiveTable
 
@@ -51,29 +52,30 @@ SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-def cells(s: dict[str, Any]) -> dict[str, Text]:
+def cells(s: dict[str, Any]) -> dict[str, Cell]:
     """The row of one strategy (plus `_cpu`/`_rss` merged in from the metrics)."""
     alive = s.get("pid") is not None
     cpu, rss = (s.get("_cpu"), s.get("_rss")) if alive else (None, None)
-    restarts = Text(f"{s['restarts']}/{s['max_restarts']}")
-    if s["restarts"]:
-        restarts.stylize("yellow" if s["restarts"] < s["max_restarts"] else "bold red")
+    restarts = s["restarts"]
+    restarts_style = (
+        "" if not restarts else "yellow" if restarts < s["max_restarts"] else "bold red"
+    )
     progress = s.get("progress")
     return {
-        "name": literal(s["name"], 64, "bold"),
-        "state": Text(s["state"], style=STATE_STYLES.get(s["state"], "")),
-        "pid": Text(str(s["pid"]) if s.get("pid") else "-"),
-        "uptime": Text(age(s.get("uptime"))),
-        "heartbeat": heartbeat_text(s.get("heartbeat_age"), s["heartbeat_timeout"], s["state"]),
-        "restarts": restarts,
-        "exit": last_exit(s.get("last_exit_code"), s.get("last_exit_signal")),
-        "cpu": Text("-" if cpu is None else f"{cpu:.1f}"),
-        "mem": Text(size(rss) if rss else "-"),
-        "progress": Text(
+        "name": text_cell(s["name"], 64, "bold"),
+        "state": (s["state"], STATE_STYLES.get(s["state"], "")),
+        "pid": (str(s["pid"]) if s.get("pid") else "-", ""),
+        "uptime": (age(s.get("uptime")), ""),
+        "heartbeat": heartbeat_cell(s.get("heartbeat_age"), s["heartbeat_timeout"], s["state"]),
+        "restarts": (f"{restarts}/{s['max_restarts']}", restarts_style),
+        "exit": last_exit_cell(s.get("last_exit_code"), s.get("last_exit_signal")),
+        "cpu": ("-" if cpu is None else f"{cpu:.1f}", ""),
+        "mem": (size(rss) if rss else "-", ""),
+        "progress": (
             "" if progress is None else f"{bar(progress, 8)} {progress * 100:3.0f}%",
-            style="cyan",
+            "cyan",
         ),
-        "message": literal(
+        "message": text_cell(
             s.get("heartbeat_message") or (s["state_reason"] if s["state"] != "running" else ""),
             120,
         ),
