@@ -291,6 +291,7 @@ def run(mode: Mode, tools: Toolbox) -> Section:
             + "".join(
                 f"; {k} {fmt(v)} ms ({fmt_ratio(ratio(status_ms, v))})" for k, v in peers.items()
             ),
+            recorded=True,
         )
     )
     return Section("7. Dashboard and command start-up", body, goals)
