@@ -668,9 +668,10 @@ async def test_the_jobs_panel_resumes_from_the_keyboard(tmp_path: Path, mode: st
         jobs.move_cursor(row=jobs.get_row_index("strategy_beta"))
         await d.pilot.pause(0.05)
         assert jobs.check_action("resume_job", ()) is None  # beta is running
-        await d.press("enter")
+        await d.press("enter", "u")
         await d.pilot.pause(0.2)
         assert len(d.resumes("beta")) == 1 and len(d.resumes("alpha")) == 1
+        assert len(app.screen_stack) == 1  # nor did the keys fall through to the detail screen
         jobs.move_cursor(row=jobs.get_row_index("strategy_alpha"))
         await d.wait(lambda: jobs.check_action("resume_job", ()) is True)
         await d.idle("alpha")

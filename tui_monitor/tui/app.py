@@ -48,6 +48,7 @@ STARTABLE = {"stopped", "exited", "fatal", "backoff"}
 COMMAND_COOLDOWN = 0.5  # seconds after a command before the same key acts on that row again
 #: Actions on the selected strategy: greyed out while it cannot take them.
 ROW_ACTIONS = ("restart", "stop", "start", "resume", "detail")
+JOBS_PANEL_KEYS = ("resume", "detail")  # what the jobs panel's enter and u stand for there
 #: Actions of the main screen's panels: hidden while another screen (the detail) is on top, where
 #: they would act on panels that cannot be seen.
 MAIN_SCREEN_ACTIONS = frozenset(
@@ -298,6 +299,10 @@ class MonitorApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MAIN_SCREEN_ACTIONS and not self._on_main_screen():
             return False
+        if action in JOBS_PANEL_KEYS and self.screen_stack and isinstance(self.focused, JobList):
+            # The jobs panel has its own enter and u (resume the job under its cursor); where
+            # that job cannot resume, the key must not fall through to the strategies' actions.
+            return False
         if action in ROW_ACTIONS:
             s = self._selected_strategy()
             if s is None or self._busy(s["name"]):
@@ -314,6 +319,8 @@ class MonitorApp(App[int]):
     def _refresh_availability(self) -> None:
         """Refresh the footer only when an action's availability changed: every refresh makes
         the Footer rebuild all its keys (CPU, and a footer that blinks)."""
+        if not self.screen_stack:  # a cooldown timer firing while the app closes
+            return
         availability = tuple(self.check_action(action, ()) for action in ROW_ACTIONS)
         if availability != self._availability:
             self._availability = availability
