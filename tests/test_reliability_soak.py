@@ -23,7 +23,9 @@ def test_short_soak_is_flat(tmp_path: Path) -> None:
     checkpoints = [s.checkpoint for s in result.samples]
     assert checkpoints[-1] > max(checkpoints[0], 0)  # the checkpoint storm reached the disk
     growth = result.growth()
-    assert growth["fds"] <= 3, (growth, result.samples)
+    # A few descriptors of restarts in flight can be open at every late sample on a loaded
+    # machine; a leak per restart (there are dozens here) shows far above this.
+    assert growth["fds"] <= 5, (growth, result.samples)
     assert growth["threads"] <= 1, (growth, result.samples)
     assert growth["rss_mb"] <= 8, (growth, result.samples)
     assert soak.flat(result)
