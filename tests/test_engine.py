@@ -580,7 +580,8 @@ def test_descendants_are_found_below_a_process(tmp_path: Path) -> None:
     try:
         wait_for_sync(out.exists)
         grandchild = int(out.read_text())
-        assert process.descendant_pids(child.pid) == [grandchild]
+        # `mv` may still be exiting when its result is there: until only `sleep` is left
+        wait_for_sync(lambda: process.descendant_pids(child.pid) == [grandchild])
         assert process.descendant_pids(grandchild) == []
     finally:
         child.kill()
