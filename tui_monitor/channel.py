@@ -208,10 +208,16 @@ class StrategyChannel:
                 self._send({"op": "error", "id": request.get("id"), "message": "bad checkpoint"})
             else:
                 self._send(self._handler.on_request(request))
-        if self._writer is not None and (batch.durable_ids or batch.requests):
-            # Back-pressure: a strategy that never reads its replies stops being read from,
-            # instead of making us buffer replies without bound.
-            await self._writer.drain()
+            # Back-pressure per reply, not per read: one read can hold thousands of requests,
+            # each answered with a large checkpoint. A strategy that never reads its replies
+            # stops being read from once the transport is past its high-water mark.
+            await self._backpressure()
+        if batch.durable_ids:
+            await self._backpressure()
+
+    async def _backpressure(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            await self._writer.drain()  # a broken connection ends the read loop
 
     def _send(self, message: dict[str, Any]) -> None:
         if self._writer is None or self._writer.is_closing():
