@@ -127,7 +127,7 @@ def run(mode: Mode, tools: Toolbox) -> Section:
         "`flush=True`); each tool with its default settings (tui-monitor: `heartbeat_timeout = 0` "
         "for the plain children, `30` for the heartbeating ones). CPU over the window after a "
         f"{mode.pick(5.0, 0.1):g} s settle, as % of one core; memory at the end of the window "
-        "(pm2: its daemon, Node).\n\n"
+        "(tui-monitor: the supervisor and its guardian shell; pm2: its daemon, Node).\n\n"
         + tools.skipped_note(TOOLS)
         + table(
             ["supervisor", "CPU % of a core", "RSS MiB", "PSS MiB", "threads", "window s"], rows

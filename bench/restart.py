@@ -6,8 +6,6 @@ by the children with time.time(), so no supervisor's own reporting is trusted.""
 from __future__ import annotations
 
 import itertools
-import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -68,35 +66,6 @@ def measure(
                 note = f"a round stopped at the {limit:g} s limit"
             cutoff = time.time()
         return latencies(stamps, cutoff), time.monotonic() - began, note
-
-
-def wrapper_note(runs: int) -> str:
-    """What the death-signal wrapper costs per start, measured here: tui-monitor starts every
-    strategy through `setpriv --pdeathsig TERM` (no orphans if the supervisor is killed), one
-    exec more than the floor's."""
-    from tui_monitor.process import death_signal_prefix
-
-    prefix = death_signal_prefix()
-    if not prefix:
-        return "\n(no setpriv here: strategies are started without the death-signal wrapper.)\n"
-
-    def median_ms(argv: list[str]) -> float:
-        samples = []
-        for _ in range(runs):
-            began = time.perf_counter()
-            subprocess.run(argv, check=False)
-            samples.append(time.perf_counter() - began)
-        return statistics.median(samples) * 1000
-
-    bare = median_ms(["/bin/true"])
-    wrapped = median_ms([*prefix, "/bin/true"])
-    return (
-        f"\nPart of tui-monitor's distance to the floor is deliberate: every strategy is started "
-        f"through `setpriv --pdeathsig TERM`, so it is ended if the supervisor itself is killed "
-        f"(no orphans). That is one exec more per start: `/bin/true` takes {fmt(bare)} ms, "
-        f"through the wrapper {fmt(wrapped)} ms (median of {runs}), so the wrapper costs about "
-        f"{fmt(wrapped - bare)} ms of every restart.\n"
-    )
 
 
 def run(mode: Mode, tools: Toolbox) -> Section:
@@ -173,7 +142,10 @@ def run(mode: Mode, tools: Toolbox) -> Section:
         "What the numbers mean: the floor is what fork/exec plus the interpreter's own start-up "
         "cost on this machine; anything above it is the supervisor noticing the exit and "
         "deciding to start the child again. A polling supervisor shows its tick in p50 and p95.\n"
-        + wrapper_note(int(mode.pick(200, 5)))
+        + "\ntui-monitor starts each strategy directly, with no wrapper exec: what ends its "
+        "strategies if the supervisor itself is killed is its guardian, an idle shell that is "
+        "not on the restart path (it replaced `setpriv --pdeathsig`, which cost about 1.4 ms of "
+        "every restart here).\n"
     )
     goals = []
     if "tui-monitor" in values:

@@ -174,6 +174,18 @@ class TuiRunning(Running):
     def log_files(self, name: str) -> list[Path]:
         return _rotated(self.folder / "logs" / "strategies" / f"{name}.log")
 
+    def procs(self) -> list[psutil.Process]:
+        """The supervisor and its guardian (an idle shell that is part of its cost)."""
+        procs = super().procs()
+        for proc in procs[:1]:
+            with contextlib.suppress(psutil.Error):
+                procs += [
+                    child
+                    for child in proc.children()
+                    if any("tui_monitor.guardian" in part for part in child.cmdline())
+                ]
+        return procs
+
     def status_argv(self) -> list[str]:
         return [*tui_command(), "status", "--config", str(self.config)]
 

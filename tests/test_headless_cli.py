@@ -369,9 +369,16 @@ def test_headless_survives_its_stderr_going_away(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ 3. SIGKILL
 
 
+def guardian_of(pid: int) -> psutil.Process:
+    """The supervisor's guardian: a child shell waiting to run `tui_monitor.guardian`."""
+    for child in psutil.Process(pid).children():
+        with contextlib.suppress(psutil.Error):
+            if any("tui_monitor.guardian" in part for part in child.cmdline()):
+                return child
+    raise AssertionError(f"supervisor {pid} has no guardian")
+
+
 def test_sigkill_of_supervisor_ends_its_strategies(tmp_path: Path) -> None:
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed: no parent-death signal")
     config = write_config(
         tmp_path,
         {"alpha": strategy_keys(tmp_path, "alpha"), "beta": strategy_keys(tmp_path, "beta")},
@@ -384,15 +391,15 @@ def test_sigkill_of_supervisor_ends_its_strategies(tmp_path: Path) -> None:
         sup.proc.send_signal(signal.SIGKILL)
         assert sup.proc.wait(timeout=EXIT_TIMEOUT) == -signal.SIGKILL
 
-        # The strategies ignore their broken channel; only the parent-death signal ends them.
-        wait_for_sync(lambda: not any(alive(p) for p in strategies), timeout=5)
+        # The strategies ignore their broken channel; only the guardian ends them.
+        wait_for_sync(lambda: not any(alive(p) for p in strategies), timeout=10)
+        app_log = tmp_path / "logs" / "app.log"
+        wait_for_sync(lambda: "the supervisor died without stopping" in app_log.read_text())
 
 
-def test_grandchildren_of_a_sigkilled_supervisor_are_ended_by_the_next(tmp_path: Path) -> None:
-    """The parent-death signal reaches the strategy process itself; what it forked outlives a
-    SIGKILLed supervisor only until the next one starts, which ends it (promise 2)."""
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed: no parent-death signal")
+def test_grandchildren_of_a_sigkilled_supervisor_are_ended_by_its_guardian(
+    tmp_path: Path,
+) -> None:
     config = write_config(tmp_path, {"alpha": strategy_keys(tmp_path, "alpha", grandchildren=True)})
     with supervisor(["run", "--no-ui", "--config", str(config)], tmp_path) as sup:
         sup.wait_running("alpha")
@@ -401,7 +408,25 @@ def test_grandchildren_of_a_sigkilled_supervisor_are_ended_by_the_next(tmp_path:
         grandchildren = pids_in_file(tmp_path / "alpha.gpids")
         sup.proc.send_signal(signal.SIGKILL)
         sup.proc.wait(timeout=EXIT_TIMEOUT)
-        wait_for_sync(lambda: not any(alive(p) for p in family), timeout=5)
+        wait_for_sync(lambda: not any(alive(p) for p in family + grandchildren), timeout=10)
+
+
+def test_what_outlives_a_supervisor_and_its_guardian_is_ended_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """Both SIGKILLed at once: nothing ends the strategies until the next supervisor starts,
+    which finds them by pid and start time, and their daemons by marker (promise 2)."""
+    config = write_config(tmp_path, {"alpha": strategy_keys(tmp_path, "alpha", grandchildren=True)})
+    with supervisor(["run", "--no-ui", "--config", str(config)], tmp_path) as sup:
+        sup.wait_running("alpha")
+        family = started(tmp_path, "alpha")
+        wait_for_sync(lambda: len(pids_in_file(tmp_path / "alpha.gpids")) == 2, timeout=10)
+        grandchildren = pids_in_file(tmp_path / "alpha.gpids")
+        guardian = guardian_of(sup.proc.pid)
+        guardian.kill()
+        sup.proc.send_signal(signal.SIGKILL)
+        sup.proc.wait(timeout=EXIT_TIMEOUT)
+        assert all(alive(p) for p in family + grandchildren)
     with supervisor(["run", "--no-ui", "--config", str(config)], tmp_path) as sup:
         wait_for_sync(lambda: not any(alive(p) for p in grandchildren), timeout=10)
         sup.wait_running("alpha")

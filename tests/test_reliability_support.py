@@ -192,8 +192,8 @@ class Sup:
         return answer["result"]
 
     def children(self) -> list[int]:
-        """Its strategy processes right now (setpriv execs the strategy: they are children in
-        its session; a daemon re-parented to it, a subreaper, leads a session of its own)."""
+        """Its strategy processes right now: children in its session (its guardian, and a daemon
+        re-parented to it as a subreaper, each lead a session of their own)."""
         found = []
         try:
             for child in psutil.Process(self.pid).children():

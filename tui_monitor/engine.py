@@ -25,6 +25,7 @@ from tui_monitor.context import EngineContext
 from tui_monitor.errors import CommandRefused, StartupError, UnknownName
 from tui_monitor.eventbus import EventBus, Subscription
 from tui_monitor.events import Event, Problem, ProcessExited, SupervisorEvent
+from tui_monitor.guardian import Guardian
 from tui_monitor.health import HealthReport, Reason, RestartStorm, evaluate
 from tui_monitor.history import History
 from tui_monitor.jobs import RESUMABLE, JobRecord, JobStatus
@@ -74,6 +75,10 @@ class Engine:
         self.capture = Capture(on_problem=self._capture_problem)
         self.monitoring = MetricsLoop(m, self._process_roots, self._on_metrics)
         self.alerter = Alerter(config.alerts, m.log_dir, self._alert_problem)
+        grace = max((s.stop_timeout for s in config.strategies.values()), default=10.0)
+        self.guardian = Guardian(
+            self.instance, grace, m.log_dir / "app.log", self._guardian_problem
+        )
         self.bus.add_listener(self.alerter.on_event)
         self._console = console
         self.started_at = self.clock.time()
@@ -103,6 +108,7 @@ class Engine:
         )
         if self._subreaper:
             loop.add_signal_handler(signal.SIGCHLD, process.reap_orphans)
+        self.guardian.start()  # before any strategy: none may outlive a killed supervisor
         self.history.start()
         self.monitoring.start()
         self.applog.connect_history(self.history.add)
@@ -155,6 +161,7 @@ class Engine:
         leftovers = await asyncio.to_thread(process.find_marked, self.instance)
         process.kill_processes(leftovers, signal.SIGKILL)
         await asyncio.gather(*(r.close() for r in self.runners.values()), return_exceptions=True)
+        await self.guardian.dismiss()  # everything is stopped: nothing is left for it to end
         await self.store.flush_all()
         await asyncio.to_thread(self.capture.stop)
         await self.monitoring.close()
@@ -254,6 +261,9 @@ class Engine:
 
     def _alert_problem(self, level: str, message: str) -> None:
         self.bus.publish(Problem(self.clock.time(), message, problem_level=level))
+
+    def _guardian_problem(self, message: str) -> None:
+        self._alert_problem("ERROR", message)
 
     def _job_snapshot(self, record: JobRecord) -> JobSnapshot:
         why_not = self._why_not_resumable(record)

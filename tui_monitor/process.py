@@ -2,10 +2,9 @@
 end its whole tree.
 
 Exit detection uses a pidfd registered with the event loop (one file descriptor per child; no
-polling tick and no watcher thread per child, unlike asyncio's 3.11 default). Each child is
-started through `setpriv --pdeathsig TERM` where available, so a supervisor killed with SIGKILL does
-not leave its strategies running unsupervised; what a strategy forked itself outlives it only until
-the next supervisor starts and ends it (orphans.py), or at once under systemd's KillMode.
+polling tick and no watcher thread per child, unlike asyncio's 3.11 default). Children are started
+directly, with no wrapper exec on the restart path: if the supervisor is killed, its guardian
+(guardian.py) ends them, and failing that the next supervisor does (orphans.py).
 """
 
 from __future__ import annotations
@@ -31,13 +30,6 @@ INSTANCE_ENV = "TUI_MONITOR_INSTANCE"
 JOB_ENV = "TUI_MONITOR_JOB_ID"
 STATE_ENV = "TUI_MONITOR_STATE_DIR"
 RUN_ENV = "TUI_MONITOR_RUN"  # one value per start of a strategy: its leftovers, not its successor
-
-_SETPRIV = shutil.which("setpriv")
-
-
-def death_signal_prefix() -> list[str]:
-    """argv prefix that makes the kernel send SIGTERM to the child when the supervisor dies."""
-    return [_SETPRIV, "--pdeathsig", "TERM", "--"] if _SETPRIV else []
 
 
 def become_subreaper() -> bool:
@@ -118,25 +110,27 @@ def spawn(
     cwd: str | os.PathLike[str],
     env: Mapping[str, str],
     pass_fds: Sequence[int] = (),
+    stdin: int = subprocess.DEVNULL,
     stdout: int | None = None,
     stderr: int | None = None,
+    new_session: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
     monotonic: float = 0.0,
     on_exit_hook: Callable[[], None] | None = None,
 ) -> Child:
-    """Start `argv` in a new process group and watch its exit. Raises OSError if it cannot run."""
+    """Start `argv` in a new process group (or session) and watch its exit. Raises OSError if it
+    cannot run."""
     loop = loop or asyncio.get_running_loop()
-    program = resolve_program(argv[0], cwd, env)
-    full_argv = [*death_signal_prefix(), program, *argv[1:]]
     popen = subprocess.Popen(
-        full_argv,
+        [resolve_program(argv[0], cwd, env), *argv[1:]],
         cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
+        env=env,
+        stdin=stdin,
         stdout=stdout,
         stderr=stderr,
         pass_fds=tuple(pass_fds),
-        process_group=0,
+        start_new_session=new_session,
+        process_group=None if new_session else 0,
         close_fds=True,
     )
     _restore_child_limits(popen.pid)
@@ -160,8 +154,8 @@ def spawn(
 
 
 def resolve_program(program: str, cwd: str | os.PathLike[str], env: Mapping[str, str]) -> str:
-    """The executable's path, checked here because behind `setpriv` an exec failure would only
-    show as an exit code. Raises FileNotFoundError / PermissionError like exec would."""
+    """The executable's path, checked here so that a failed start says what is wrong (not on
+    PATH, not executable). Raises FileNotFoundError / PermissionError like exec would."""
     if "/" in program:
         path = os.path.join(cwd, program)
         if not os.path.exists(path):
