@@ -24,13 +24,13 @@ from tui_monitor.capture import (
     PARTIAL_CAP,
     Capture,
     LineSampler,
-    RotatingFile,
     StrategyOutput,
     Tail,
     _Pipe,
     _Run,
 )
 from tui_monitor.logline import MAX_LINE_CHARS, LogLine, classify
+from tui_monitor.rotating import RotatingFile
 
 pytestmark = pytest.mark.timeout(30)
 

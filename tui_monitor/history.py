@@ -27,7 +27,7 @@ from tinydb.storages import Storage
 
 from tui_monitor.atomic import atomic_write_json, quarantine, read_regular_file, read_state_json
 
-SEGMENT_SIZE = 1000
+SEGMENT_SIZE = 250  # a flush rewrites the newest segment: small keeps every flush cheap
 FLUSH_INTERVAL = 1.0
 MAX_PENDING = 50_000  # records waiting for the writer; beyond this the oldest are dropped
 _SEGMENT = re.compile(r"^history-(\d{6})\.json$")

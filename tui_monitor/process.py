@@ -80,6 +80,15 @@ class Child:
     started_mono: float
     exited: asyncio.Future[int] = field(repr=False)
     _pidfd: int = field(default=-1, repr=False)
+    _on_exit: Callable[[Child], None] | None = field(default=None, repr=False)
+
+    def on_exit(self, callback: Callable[[Child], None]) -> None:
+        """Call `callback` from the exit notification itself, not a loop iteration later as a
+        done-callback of `exited` would: the restart path starts there."""
+        if self.exited.done():
+            self.exited.get_loop().call_soon(callback, self)
+        else:
+            self._on_exit = callback
 
     @property
     def pgid(self) -> int:
@@ -121,18 +130,22 @@ def spawn(
     """Start `argv` in a new process group (or session) and watch its exit. Raises OSError if it
     cannot run."""
     loop = loop or asyncio.get_running_loop()
-    popen = subprocess.Popen(
-        [resolve_program(argv[0], cwd, env), *argv[1:]],
-        cwd=cwd,
-        env=env,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        pass_fds=tuple(pass_fds),
-        start_new_session=new_session,
-        process_group=None if new_session else 0,
-        close_fds=True,
-    )
+    try:
+        popen = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            pass_fds=tuple(pass_fds),
+            start_new_session=new_session,
+            process_group=None if new_session else 0,
+            close_fds=True,
+        )
+    except OSError:
+        resolve_program(argv[0], cwd, env)  # raises what is wrong, in words
+        raise
     _restore_child_limits(popen.pid)
     try:
         create_time = psutil.Process(popen.pid).create_time()
@@ -154,8 +167,8 @@ def spawn(
 
 
 def resolve_program(program: str, cwd: str | os.PathLike[str], env: Mapping[str, str]) -> str:
-    """The executable's path, checked here so that a failed start says what is wrong (not on
-    PATH, not executable). Raises FileNotFoundError / PermissionError like exec would."""
+    """The executable's path, checked after a failed start so that the error says what is wrong
+    (not on PATH, not executable). Raises FileNotFoundError / PermissionError like exec would."""
     if "/" in program:
         path = os.path.join(cwd, program)
         if not os.path.exists(path):
@@ -191,6 +204,11 @@ def _watch_exit(
         _own_pids.discard(child.pid)
         if not child.exited.done():
             child.exited.set_result(returncode)
+        if child._on_exit is not None:
+            try:
+                child._on_exit(child)
+            except Exception as exc:  # the reaping below must happen all the same
+                loop.call_exception_handler({"message": "exit callback failed", "exception": exc})
         if on_exit_hook is not None:
             on_exit_hook()
 

@@ -214,7 +214,7 @@ class StrategyRunner:
         self.heartbeat_message = None
         self._expected_exit = False
         self._set_state(StrategyState.STARTING, reason)
-        child.exited.add_done_callback(lambda _f, c=child: self._on_exit(c))
+        child.on_exit(self._on_exit)
         if self.cfg.start_seconds <= 0:
             self._mark_running("started")
         else:
