@@ -12,6 +12,7 @@ import importlib
 import inspect
 import os
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, help=f"where to write the doc (default {DOC})")
     args = parser.parse_args(argv)
+    # SIGTERM (a `kill` of the run) unwinds like Ctrl-C: every scenario's cleanup still runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     mode = Mode(smoke=args.smoke)
     command = "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
     load_before = load_average()

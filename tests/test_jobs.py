@@ -57,6 +57,8 @@ async def test_job_file_has_every_field(tmp_path: Path, make_config) -> None:
     cfg = make_config({"a": {"command": cmd}})
     async with running(cfg) as (engine, _):
         await wait_for(lambda: job_file(cfg).exists() and on_disk(cfg).checkpoint)
+        # The start time follows the pid within a write (it is read off the event loop).
+        await wait_for(lambda: json.loads(job_file(cfg).read_text()).get("pid_create_time"))
         data = json.loads(job_file(cfg).read_text())
         for key in (
             "schema_version",

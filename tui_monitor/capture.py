@@ -21,7 +21,7 @@ import contextlib
 import errno
 import fcntl
 import os
-import selectors
+import select
 import threading
 import time
 from collections import deque
@@ -456,20 +456,21 @@ class StrategyOutput:
 class Capture:
     """ONE background thread for all strategies: epoll over every pipe plus a wake-up pipe.
 
-    Registration happens from any thread through a queue and the wake-up pipe, so the selector is
-    only ever touched by the capture thread. Exceptions are caught per pipe and recorded in that
-    strategy's `write_error`: the thread must outlive any one strategy's trouble.
+    A new run's pipes are added to the epoll set by the registering thread itself (epoll_ctl is
+    thread-safe), without waking the capture thread: a wake-up made it take the GIL just as the
+    event loop was about to start the replacement of a crashed strategy. The wake-up pipe is
+    only for stopping. Exceptions are caught per pipe and recorded in that strategy's
+    `write_error`: the thread must outlive any one strategy's trouble.
     """
 
     def __init__(self, on_problem: ProblemHook | None = None) -> None:
         self.on_problem = on_problem
         self._outputs: dict[str, StrategyOutput] = {}
-        self._selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._queue: list[_Pipe] = []
+        self._epoll.register(self._wake_r, select.EPOLLIN)
         self._lock = threading.Lock()
-        self._pipes: dict[int, _Pipe] = {}
+        self._pipes: dict[int, _Pipe] = {}  # by descriptor; changed under _lock
         self._buffer = bytearray(READ_SIZE)
         self._view = memoryview(self._buffer)
         self._thread: threading.Thread | None = None
@@ -503,13 +504,21 @@ class Capture:
             return dict(self._outputs)
 
     def register(self, pipes: list[_Pipe]) -> None:
+        failed: list[tuple[_Pipe, OSError]] = []
         with self._lock:
             if self._stopped:
                 for pipe in pipes:
                     os.close(pipe.fd)
                 raise RuntimeError("capture is stopped")
-            self._queue.extend(pipes)
-        self._wake()
+            for pipe in pipes:
+                self._pipes[pipe.fd] = pipe
+                try:
+                    self._epoll.register(pipe.fd, select.EPOLLIN)
+                except OSError as exc:  # a descriptor closed behind our back
+                    failed.append((pipe, exc))
+        for pipe, exc in failed:
+            pipe.output.set_stream_error(pipe.stream, f"cannot watch {pipe.stream}: {exc!r}")
+            self._finish(pipe)
 
     def report(self, strategy: str, message: str) -> None:
         if self.on_problem is None:
@@ -549,27 +558,15 @@ class Capture:
             self._shutdown()
 
     def _step(self) -> None:
-        for key, _ in self._selector.select():
-            pipe = key.data
-            if pipe is None:
-                self._adopt()
-            else:
+        for fd, _ in self._epoll.poll():
+            if fd == self._wake_r:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(self._wake_r, 4096):
+                        pass
+                continue
+            pipe = self._pipes.get(fd)
+            if pipe is not None:
                 self._service(pipe)
-
-    def _adopt(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._wake_r, 4096):
-                pass
-        with self._lock:
-            pipes, self._queue = self._queue, []
-        for pipe in pipes:
-            try:
-                self._selector.register(pipe.fd, selectors.EVENT_READ, pipe)
-            except (OSError, ValueError, KeyError) as exc:  # a descriptor closed behind our back
-                pipe.output.set_stream_error(pipe.stream, f"cannot watch {pipe.stream}: {exc!r}")
-                self._finish(pipe)
-            else:
-                self._pipes[pipe.fd] = pipe
 
     def _service(self, pipe: _Pipe) -> bool:
         """Handle one read; False once the pipe is finished (or has nothing right now)."""
@@ -594,9 +591,12 @@ class Capture:
         return len(data) == READ_SIZE
 
     def _finish(self, pipe: _Pipe) -> None:
-        self._pipes.pop(pipe.fd, None)
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(pipe.fd)
+        # Out of the map and the epoll set before the close: only then can a new pipe get the
+        # same descriptor number.
+        with self._lock:
+            self._pipes.pop(pipe.fd, None)
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(pipe.fd)
         with contextlib.suppress(OSError):
             os.close(pipe.fd)
         try:
@@ -608,8 +608,8 @@ class Capture:
     def _shutdown(self) -> None:
         with self._lock:
             outputs = list(self._outputs.values())
-        self._adopt()
-        for pipe in list(self._pipes.values()):
+            pipes = list(self._pipes.values())  # no more can come: _stopped is set
+        for pipe in pipes:
             for _ in range(STOP_DRAIN_READS):
                 if not self._service(pipe):
                     break
@@ -617,7 +617,7 @@ class Capture:
                 self._finish(pipe)
         for output in outputs:
             output.close()
-        self._selector.close()
+        self._epoll.close()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -76,9 +76,9 @@ class Child:
 
     popen: subprocess.Popen[bytes]
     pid: int
-    create_time: float
     started_mono: float
     exited: asyncio.Future[int] = field(repr=False)
+    create_time: float | None = None  # see read_create_time
     _pidfd: int = field(default=-1, repr=False)
     _on_exit: Callable[[Child], None] | None = field(default=None, repr=False)
 
@@ -89,6 +89,15 @@ class Child:
             self.exited.get_loop().call_soon(callback, self)
         else:
             self._on_exit = callback
+
+    def read_create_time(self) -> float | None:
+        """Its start time, which with the pid identifies it after a supervisor restart. Blocking:
+        reading /proc/PID/stat waits until the child's exec has finished (about a millisecond),
+        so call it off the event loop."""
+        if self.create_time is None:
+            with contextlib.suppress(psutil.Error):
+                self.create_time = psutil.Process(self.pid).create_time()
+        return self.create_time
 
     @property
     def pgid(self) -> int:
@@ -147,12 +156,8 @@ def spawn(
         resolve_program(argv[0], cwd, env)  # raises what is wrong, in words
         raise
     _restore_child_limits(popen.pid)
-    try:
-        create_time = psutil.Process(popen.pid).create_time()
-    except psutil.Error:
-        create_time = 0.0
     exited: asyncio.Future[int] = loop.create_future()
-    child = Child(popen, popen.pid, create_time, monotonic, exited)
+    child = Child(popen, popen.pid, monotonic, exited)
     try:
         _watch_exit(child, loop, on_exit_hook)
     except OSError:

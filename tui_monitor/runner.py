@@ -205,7 +205,8 @@ class StrategyRunner:
         if self.job is None:
             self.job = self.store.new(self.name)
         record = self.job.record
-        record.pid, record.pid_create_time = child.pid, child.create_time
+        record.pid, record.pid_create_time = child.pid, None
+        self._spawn_task(self._record_create_time(child))
         record.supervisor_instance = self.ctx.instance
         record.started_at = self.ctx.clock.time()
         record.runs += 1
@@ -225,6 +226,14 @@ class StrategyRunner:
             )
         if self.cfg.heartbeat_timeout > 0:
             self._call_later("deadline", self.cfg.heartbeat_timeout, self._check_deadline)
+
+    async def _record_create_time(self, child: process.Child) -> None:
+        """Pid and start time identify the process to the next supervisor; the start time is
+        read in a thread, so the loop never waits for a child's exec."""
+        created = await asyncio.to_thread(child.read_create_time)
+        if created is not None and self.child is child and self.job is not None:
+            self.job.record.pid_create_time = created
+            self.job.changed()
 
     def _launch_failed(self, message: str) -> None:
         self._publish_exit()
