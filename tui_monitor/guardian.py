@@ -29,13 +29,17 @@ import psutil
 from tui_monitor import process
 
 SHELL = "/bin/sh"
-#: $0 is the Python interpreter, "$@" the cleanup's arguments. Terminal signals are ignored (the
-#: ignore survives the exec): a hung-up SSH session is the supervisor's to handle, not ours.
+#: $0 names it in `ps`; $1 is the Python interpreter, the rest the cleanup's arguments. Terminal
+#: signals are ignored (that survives the exec): a hung-up SSH session is the supervisor's to
+#: handle, not ours.
 SCRIPT = """trap '' HUP INT
 read -r word
 [ "$word" = bye ] && exit 0
-exec "$0" -m tui_monitor.guardian "$@"
+python=$1
+shift
+exec "$python" -m tui_monitor.guardian "$@"
 """
+NAME = "tui-monitor-guardian"
 RESPAWN_DELAY = 1.0  # seconds; a guardian that cannot run must not become a fork loop
 
 
@@ -85,7 +89,7 @@ class Guardian:
         read_fd, write_fd = os.pipe()
         try:
             child = process.spawn(
-                [SHELL, "-c", SCRIPT, sys.executable, *self._cleanup_args()],
+                [SHELL, "-c", SCRIPT, NAME, sys.executable, *self._cleanup_args()],
                 cwd="/",
                 env=env,
                 stdin=read_fd,
