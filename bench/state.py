@@ -15,7 +15,7 @@ from bench.common import Mode, median_ms, percentile, table
 from tui_monitor.atomic import atomic_write_json
 from tui_monitor.config import load_config
 from tui_monitor.engine import Engine
-from tui_monitor.history import History
+from tui_monitor.history import SEGMENT_SIZE, History
 from tui_monitor.jobs import JobRecord, JobStatus
 
 STRATEGY = """
@@ -120,8 +120,7 @@ def run(mode: Mode) -> str:
         "## 6. State: checkpoints and history\n\n"
         f"A strategy checkpoints a 20-level book as fast as it can for {seconds:g} s, through a "
         "real engine; the last checkpoint is durable and checked on disk. History writes are "
-        "batches of 10 run records; TinyDB is kept in segments of 1,000 records (retention "
-        "5,000), so a write rewrites one small segment whatever the history's size.\n\n"
-        + table(["measure", "value"], rows)
-        + "\n"
+        f"batches of 10 run records; TinyDB is kept in segments of {SEGMENT_SIZE:,} records "
+        "(retention 5,000), so a write rewrites one small segment whatever the history's "
+        "size.\n\n" + table(["measure", "value"], rows) + "\n"
     )
