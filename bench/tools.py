@@ -176,14 +176,12 @@ class TuiRunning(Running):
 
     def procs(self) -> list[psutil.Process]:
         """The supervisor and its guardian (an idle shell that is part of its cost)."""
+        from tui_monitor.guardian import is_guardian
+
         procs = super().procs()
         for proc in procs[:1]:
             with contextlib.suppress(psutil.Error):
-                procs += [
-                    child
-                    for child in proc.children()
-                    if any("tui_monitor.guardian" in part for part in child.cmdline())
-                ]
+                procs += [child for child in proc.children() if is_guardian(child.cmdline())]
         return procs
 
     def status_argv(self) -> list[str]:

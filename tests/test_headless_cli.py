@@ -32,6 +32,7 @@ import pytest
 
 from tests.conftest import FAST, PYTHON, ROOT, alive, pids_in_file, wait_for_sync, write_config
 from tui_monitor import __version__
+from tui_monitor.guardian import is_guardian
 from tui_monitor.sdnotify import Notifier
 
 MARK_ENV = "TUI_MONITOR_TEST_MARK"
@@ -373,7 +374,7 @@ def guardian_of(pid: int) -> psutil.Process:
     """The supervisor's guardian: a child shell waiting to run `tui_monitor.guardian`."""
     for child in psutil.Process(pid).children():
         with contextlib.suppress(psutil.Error):
-            if any("tui_monitor.guardian" in part for part in child.cmdline()):
+            if is_guardian(child.cmdline()):
                 return child
     raise AssertionError(f"supervisor {pid} has no guardian")
 
@@ -397,15 +398,20 @@ def test_sigkill_of_supervisor_ends_its_strategies(tmp_path: Path) -> None:
         wait_for_sync(lambda: "the supervisor died without stopping" in app_log.read_text())
 
 
+def alpha_and_grandchildren(sup: Supervisor, folder: Path) -> tuple[list[int], list[int]]:
+    """alpha running, with the two grandchildren it forks: (its processes, the grandchildren)."""
+    sup.wait_running("alpha")
+    family = started(folder, "alpha")
+    wait_for_sync(lambda: len(pids_in_file(folder / "alpha.gpids")) == 2, timeout=10)
+    return family, pids_in_file(folder / "alpha.gpids")
+
+
 def test_grandchildren_of_a_sigkilled_supervisor_are_ended_by_its_guardian(
     tmp_path: Path,
 ) -> None:
     config = write_config(tmp_path, {"alpha": strategy_keys(tmp_path, "alpha", grandchildren=True)})
     with supervisor(["run", "--no-ui", "--config", str(config)], tmp_path) as sup:
-        sup.wait_running("alpha")
-        family = started(tmp_path, "alpha")
-        wait_for_sync(lambda: len(pids_in_file(tmp_path / "alpha.gpids")) == 2, timeout=10)
-        grandchildren = pids_in_file(tmp_path / "alpha.gpids")
+        family, grandchildren = alpha_and_grandchildren(sup, tmp_path)
         sup.proc.send_signal(signal.SIGKILL)
         sup.proc.wait(timeout=EXIT_TIMEOUT)
         wait_for_sync(lambda: not any(alive(p) for p in family + grandchildren), timeout=10)
@@ -418,10 +424,7 @@ def test_what_outlives_a_supervisor_and_its_guardian_is_ended_by_the_next(
     which finds them by pid and start time, and their daemons by marker (promise 2)."""
     config = write_config(tmp_path, {"alpha": strategy_keys(tmp_path, "alpha", grandchildren=True)})
     with supervisor(["run", "--no-ui", "--config", str(config)], tmp_path) as sup:
-        sup.wait_running("alpha")
-        family = started(tmp_path, "alpha")
-        wait_for_sync(lambda: len(pids_in_file(tmp_path / "alpha.gpids")) == 2, timeout=10)
-        grandchildren = pids_in_file(tmp_path / "alpha.gpids")
+        family, grandchildren = alpha_and_grandchildren(sup, tmp_path)
         guardian = guardian_of(sup.proc.pid)
         guardian.kill()
         sup.proc.send_signal(signal.SIGKILL)

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from tests.conftest import PYTHON, ROOT, alive, script, wait_for_sync, write_config
+from tui_monitor.guardian import is_guardian
 from tui_monitor.jobs import JobFileError, read_job_file
 
 STRATEGY = """
@@ -64,7 +65,7 @@ def strategies_of(pid: int) -> list[int]:
     found = []
     for proc in psutil.Process(pid).children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if not any("tui_monitor.guardian" in part for part in proc.cmdline()):
+            if not is_guardian(proc.cmdline()):
                 found.append(proc.pid)
     return found
 

@@ -43,6 +43,11 @@ NAME = "tui-monitor-guardian"
 RESPAWN_DELAY = 1.0  # seconds; a guardian that cannot run must not become a fork loop
 
 
+def is_guardian(cmdline: Sequence[str]) -> bool:
+    """Whether a process (by its command line) is a guardian, before or after its exec."""
+    return any("tui_monitor.guardian" in part for part in cmdline)
+
+
 def _package_parent() -> str:
     return str(Path(__file__).resolve().parent.parent)
 
