@@ -306,10 +306,9 @@ def find_marked(
         try:
             if proc.pid == me or proc.info["uids"] is None or proc.info["uids"].real != uid:
                 continue
-            env = proc.environ()
         except psutil.Error:
             continue
-        if _marked(env, instance, job_id, state_dir, exclude_instance, run):
+        if _carries_marker(proc, instance, job_id, state_dir, exclude_instance, run):
             found.append(proc)
     return found
 
@@ -334,12 +333,26 @@ def find_marked_below(
             todo.append(pid)
             try:
                 proc = psutil.Process(pid)
-                env = proc.environ()
             except psutil.Error:
                 continue
-            if _marked(env, instance, job_id, None, None, run):
+            if _carries_marker(proc, instance, job_id, None, None, run):
                 found.append(proc)
     return found
+
+
+def _carries_marker(
+    proc: psutil.Process,
+    instance: str | None,
+    job_id: str | None,
+    state_dir: str | None,
+    exclude_instance: str | None,
+    run: str | None,
+) -> bool:
+    try:
+        env = proc.environ()
+    except psutil.Error:  # gone, or not ours to read
+        return False
+    return _marked(env, instance, job_id, state_dir, exclude_instance, run)
 
 
 def _marked(
