@@ -62,7 +62,7 @@ class AtomicMemoryStorage(Storage):
 
     def flush(self) -> None:
         if self.dirty and self._data is not None:
-            atomic_write_json(self.path, self._data)
+            atomic_write_json(self.path, self._data, pretty=False)  # TinyDB's own layout
             self.dirty = False
 
     def close(self) -> None:

@@ -15,11 +15,12 @@ import errno
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tui_monitor import process
 from tui_monitor.atomic import atomic_write_json, quarantine, read_regular_file, read_state_json
 
 SCHEMA_VERSION = 1
@@ -61,7 +62,10 @@ class JobRecord:
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # A shallow copy: a checkpoint is replaced whole when a new one arrives, never changed in
+        # place, so the writer thread may serialise it while the loop goes on. (asdict deep-copies
+        # it, on every write: most of the cost of writing a job with a large checkpoint.)
+        data = dict(self.__dict__)
         data["status"] = self.status.value
         return data
 
@@ -191,9 +195,10 @@ class JobFile:
                     await asyncio.wait_for(self._urgent.wait(), wait)
             self._urgent.clear()
             generation = self._wanted
-            data = self.record.to_dict()
+            record = self.record
+            data = record.to_dict()
             try:
-                await asyncio.to_thread(atomic_write_json, self.path, data)
+                await asyncio.to_thread(_write_record, self.path, data)
             except OSError as exc:
                 self.failing = True
                 self._on_write_error(self, exc)
@@ -207,12 +212,23 @@ class JobFile:
                     self._done.notify_all()
                 return
             last = loop.time()
+            if record.pid == data["pid"] and record.pid_create_time is None:
+                record.pid_create_time = data["pid_create_time"]
             if self.failing:
                 self.failing = False
                 self._on_write_ok(self)
             async with self._done:
                 self._written = generation
                 self._done.notify_all()
+
+
+def _write_record(path: Path, data: dict[str, Any]) -> None:
+    """Runs in a worker thread. A new process's start time (which with its pid identifies it to
+    the next supervisor) is read here, not on the loop: reading /proc/PID/stat waits until the
+    child's exec has finished. The first write after a start then carries both."""
+    if data["pid"] is not None and data["pid_create_time"] is None:
+        data["pid_create_time"] = process.create_time(data["pid"])
+    atomic_write_json(path, data)
 
 
 def job_files(state_dir: Path) -> list[Path]:

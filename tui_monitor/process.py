@@ -78,7 +78,6 @@ class Child:
     pid: int
     started_mono: float
     exited: asyncio.Future[int] = field(repr=False)
-    create_time: float | None = None  # see read_create_time
     _pidfd: int = field(default=-1, repr=False)
     _on_exit: Callable[[Child], None] | None = field(default=None, repr=False)
 
@@ -89,15 +88,6 @@ class Child:
             self.exited.get_loop().call_soon(callback, self)
         else:
             self._on_exit = callback
-
-    def read_create_time(self) -> float | None:
-        """Its start time, which with the pid identifies it after a supervisor restart. Blocking:
-        reading /proc/PID/stat waits until the child's exec has finished (about a millisecond),
-        so call it off the event loop."""
-        if self.create_time is None:
-            with contextlib.suppress(psutil.Error):
-                self.create_time = psutil.Process(self.pid).create_time()
-        return self.create_time
 
     @property
     def pgid(self) -> int:
@@ -120,6 +110,16 @@ class Child:
                 signal.pidfd_send_signal(self._pidfd, sig)
                 sent = True
         return sent
+
+
+def create_time(pid: int) -> float | None:
+    """A process's start time, which with its pid identifies it after a supervisor restart (None
+    if it is gone). Blocking: reading /proc/PID/stat waits until a new child's exec has finished,
+    so call it off the event loop."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
 
 
 def spawn(

@@ -88,13 +88,16 @@ class StrategyRunner:
     def name(self) -> str:
         return self.cfg.name
 
-    def _set_state(self, new: StrategyState, reason: str) -> None:
+    def _set_state(self, new: StrategyState, reason: str, *, sync_job: bool = True) -> None:
+        """`sync_job=False` where nothing the job file holds changed (starting → running): a
+        write is two fsyncs, and every restart would make one more."""
         self._publish_exit()
         old = self.state
         self.state, self.state_reason = new, reason
         self.state_since = self.ctx.clock.time()
         pid = self.child.pid if self.child else None
-        self._sync_job()
+        if sync_job:
+            self._sync_job()
         self.ctx.publish(StateChanged(self.state_since, self.name, old, new, reason, pid))
 
     def _job_status(self) -> JobStatus:
@@ -205,8 +208,7 @@ class StrategyRunner:
         if self.job is None:
             self.job = self.store.new(self.name)
         record = self.job.record
-        record.pid, record.pid_create_time = child.pid, None
-        self._spawn_task(self._record_create_time(child))
+        record.pid, record.pid_create_time = child.pid, None  # its writer reads the start time
         record.supervisor_instance = self.ctx.instance
         record.started_at = self.ctx.clock.time()
         record.runs += 1
@@ -227,14 +229,6 @@ class StrategyRunner:
         if self.cfg.heartbeat_timeout > 0:
             self._call_later("deadline", self.cfg.heartbeat_timeout, self._check_deadline)
 
-    async def _record_create_time(self, child: process.Child) -> None:
-        """Pid and start time identify the process to the next supervisor; the start time is
-        read in a thread, so the loop never waits for a child's exec."""
-        created = await asyncio.to_thread(child.read_create_time)
-        if created is not None and self.child is child and self.job is not None:
-            self.job.record.pid_create_time = created
-            self.job.changed()
-
     def _launch_failed(self, message: str) -> None:
         self._publish_exit()
         self.last_error = message
@@ -245,7 +239,7 @@ class StrategyRunner:
         if self.state is not StrategyState.STARTING:
             return
         self._cancel("started")
-        self._set_state(StrategyState.RUNNING, reason)
+        self._set_state(StrategyState.RUNNING, reason, sync_job=False)
         if self.cfg.reset_after > 0:
             self._call_later("healthy", self.cfg.reset_after, self.policy.reset)
 
