@@ -24,9 +24,11 @@ import os
 import select
 import threading
 import time
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import islice, repeat
+from operator import itemgetter
 from pathlib import Path
 
 from tui_monitor.logline import LogLine, classify
@@ -109,25 +111,64 @@ class LineSampler:
         return [line] if line else []
 
 
+class LineClock:
+    """Numbers the tail lines of every strategy in one sequence, in capture order.
+
+    Each line gets the next number (its *mark*), whichever strategy printed it, so marks order
+    lines across strategies and the gap between two of them counts the lines in between. The
+    sequence starts at the process's start time in microseconds: the marks of a supervisor
+    started later are higher than those of an earlier one (unless that one averaged a million
+    tail lines a second). Tails number their lines under `lock` while appending them, so a
+    reader that reads `latest` first finds every line up to it already in its tail.
+    """
+
+    def __init__(self, start: int | None = None) -> None:
+        self.lock = threading.Lock()
+        self.last = int(time.time() * 1_000_000) if start is None else start
+
+    @property
+    def latest(self) -> int:
+        """The mark of the newest line appended to any tail."""
+        with self.lock:
+            return self.last
+
+
+#: The process's one clock: every tail of every strategy shares it.
+LINE_CLOCK = LineClock()
+
+
 class Tail:
     """Bounded ring of recent lines for one strategy: the capture thread appends, views read.
 
     Lines are stored raw and classified when a view reads them: a burst costs the capture thread
     one split, and the classification work follows what views look at, not what strategies print.
     Only lines too long to keep raw are classified on arrival, so memory stays bounded.
+
+    A line has two numbers: `seq`, consecutive within this tail, and its mark from the shared
+    `LineClock`, which orders lines across strategies (see `merged_lines`). Both are increasing
+    in the ring, so a reader finds its place by bisection; a batch of lines appended together
+    has consecutive marks, so one offset per batch (mark - seq) records them.
     """
 
-    def __init__(self, strategy: str, maxlen: int = 2000) -> None:
+    def __init__(self, strategy: str, maxlen: int = 2000, clock: LineClock | None = None) -> None:
         self.strategy = strategy
         self.maxlen = maxlen
+        self.clock = clock or LINE_CLOCK
         self.skipped = 0  # lines not put in the tail because a burst was sampled
-        self._lines: deque[tuple[tuple[float, str], _Payload]] = deque(maxlen=maxlen)
+        # ((capture time, stream, mark - seq), raw line or its classification)
+        self._lines: deque[tuple[tuple[float, str, int], _Payload]] = deque(maxlen=maxlen)
         self._last_seq = 0
+        self._last_mark = 0
         self._lock = threading.Lock()
 
     @property
     def last_seq(self) -> int:
         return self._last_seq
+
+    @property
+    def last_mark(self) -> int:
+        """The mark of the newest line (0 before the first)."""
+        return self._last_mark
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -139,10 +180,14 @@ class Tail:
         payloads: list[_Payload] | list[bytes] = raws
         if max(map(len, raws)) > RAW_KEEP_BYTES:
             payloads = [_compact(raw, stream) for raw in raws]
-        meta = (time.time() if now is None else now, stream)
-        with self._lock:
+        when = time.time() if now is None else now
+        clock = self.clock
+        with self._lock, clock.lock:
+            meta = (when, stream, clock.last - self._last_seq)
             self._lines.extend(zip(repeat(meta), payloads))
             self._last_seq += len(raws)
+            clock.last += len(raws)
+            self._last_mark = clock.last
 
     def lines_after(self, seq: int, limit: int = 1000) -> list[LogLine]:
         """The oldest `limit` lines still held whose seq is greater than `seq`.
@@ -156,16 +201,74 @@ class Tail:
             start = max(seq + 1 - first, 0)
             entries = list(islice(self._lines, start, start + limit))
         name = self.strategy
-        lines: list[LogLine] = []
-        for number, ((when, stream), payload) in enumerate(entries, first + start):
-            level, kind, text, structured = (
-                classify(payload, stream) if isinstance(payload, bytes) else payload
-            )
-            lines.append(LogLine(number, when, name, stream, level, kind, text, structured))
-        return lines
+        return [_line(number, name, entry) for number, entry in enumerate(entries, first + start)]
+
+    def _marked(self, after: int, upto: int, limit: int) -> tuple[int, list[_Entry]]:
+        """(seq of the first, entries): the newest `limit` held lines with a mark in
+        (`after`, `upto`], oldest first. Bisection plus a copy of what is returned: never a
+        walk over the rest of the ring."""
+        with self._lock:
+            lines = self._lines
+            held = len(lines)
+            first = self._last_seq - held + 1
+
+            def mark(i: int) -> int:
+                return lines[i][0][2] + first + i
+
+            end = held
+            if self._last_mark > upto:  # appended after the reader's snapshot of the clock
+                end = bisect_right(range(held), upto, key=mark)
+            start = bisect_right(range(end), after, key=mark)
+            start = max(start, end - limit)
+            if start >= end:
+                return 0, []
+            # From the right end: the new lines are the last ones, islice from the left would
+            # walk the whole ring to reach them.
+            entries = list(islice(reversed(lines), held - end, held - start))
+        entries.reverse()
+        return first + start, entries
 
 
 _Payload = bytes | tuple[str, str, str, bool]
+_Entry = tuple[tuple[float, str, int], _Payload]
+
+
+def _line(number: int, name: str, entry: _Entry) -> LogLine:
+    (when, stream, _), payload = entry
+    level, kind, text, structured = (
+        classify(payload, stream) if isinstance(payload, bytes) else payload
+    )
+    return LogLine(number, when, name, stream, level, kind, text, structured)
+
+
+def merged_lines(tails: Iterable[Tail], after: int, limit: int) -> list[LogLine]:
+    """The newest `limit` lines of all `tails` whose mark is greater than `after`, oldest
+    first, with the mark as their `seq` (the tails share `LINE_CLOCK`).
+
+    The cost follows what is new, not what is held: a tail with no line after the cursor is
+    passed over in O(1), the others are bisected, and only the lines returned are copied and
+    classified. Marks are consecutive, so the newest `limit` lines normally have the newest
+    `limit` marks; only when some of those are not held here (another engine in this process,
+    lines that fell off a tail) are up to `limit` lines of each tail compared.
+    """
+    tails = list(tails)
+    clock = tails[0].clock if tails else LINE_CLOCK
+    upto = clock.latest
+    if limit <= 0 or after >= upto:
+        return []
+    low = max(after, upto - limit)
+    picked = [(tail, *tail._marked(low, upto, limit)) for tail in tails if tail.last_mark > low]
+    if low > after and sum(len(entries) for _, _, entries in picked) < upto - low:
+        picked = [
+            (tail, *tail._marked(after, upto, limit)) for tail in tails if tail.last_mark > after
+        ]
+    rows = [
+        (entry[0][2] + seq, tail.strategy, entry)
+        for tail, first, entries in picked
+        for seq, entry in enumerate(entries, first)
+    ]
+    rows.sort(key=itemgetter(0))
+    return [_line(mark, name, entry) for mark, name, entry in rows[-limit:]]
 
 
 def _compact(raw: bytes, stream: str) -> _Payload:

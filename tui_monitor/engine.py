@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import signal
 import uuid
@@ -18,7 +17,7 @@ from typing import Any
 
 from tui_monitor import __version__, applog, process
 from tui_monitor.alerts import Alerter
-from tui_monitor.capture import Capture
+from tui_monitor.capture import Capture, merged_lines
 from tui_monitor.clock import Clock, SystemClock
 from tui_monitor.config import Config
 from tui_monitor.context import EngineContext
@@ -306,23 +305,29 @@ class Engine:
             raise UnknownName("strategy", name, self.runners) from None
 
     def log_lines(self, name: str | None, after: int = 0, limit: int = 500) -> list[LogLine]:
-        """Captured output lines after the cursor `after`, oldest first.
+        """Captured output lines after the cursor `after`, oldest first, at most `limit`.
 
-        For one strategy the cursor is the line's `seq` in that strategy's tail. For every
-        strategy at once (`name` None) lines are merged by time and `seq` is the capture time in
-        microseconds — a cursor that orders lines across strategies.
+        For one strategy the cursor is the line's `seq` in that strategy's tail (1, 2, 3, ...)
+        and the answer is the OLDEST `limit` lines after it, so a view can page through the tail.
+
+        For every strategy at once (`name` None) the lines are merged in capture order (which is
+        time order) and `seq` is the line's capture mark, shared by all strategies: one more per
+        captured line, starting at the supervisor's start time in microseconds (see
+        `capture.LineClock`). The answer is the NEWEST `limit` lines after the cursor, so the gap
+        between the cursor and the first mark returned counts the lines skipped to keep up. It
+        costs O(strategies) plus the lines returned, not the lines held: nothing new costs no
+        line at all.
+
+        Either way a cursor beyond the newest line cannot be this supervisor's (it came from an
+        earlier one, before a restart): it counts as 0.
         """
         if name is not None:
-            return self.runner(name).output.tail.lines_after(after, limit)
-        merged: list[LogLine] = []
-        for runner in self.runners.values():
-            tail = runner.output.tail
-            for line in tail.lines_after(max(0, tail.last_seq - limit), limit):
-                cursor = int(line.time * 1_000_000)
-                if cursor > after:
-                    merged.append(dataclasses.replace(line, seq=cursor))
-        merged.sort(key=lambda line: (line.seq, line.strategy))
-        return merged[-limit:]
+            tail = self.runner(name).output.tail
+            return tail.lines_after(0 if after > tail.last_seq else after, limit)
+        tails = [runner.output.tail for runner in self.runners.values()]
+        if tails and after > tails[0].clock.latest:
+            after = 0
+        return merged_lines(tails, after, limit)
 
     def job_record(self, job_id: str) -> JobRecord:
         job = self.store.jobs.get(job_id)

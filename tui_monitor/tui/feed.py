@@ -4,7 +4,8 @@ Plain asyncio over a `SupervisorView` — it works the same for an engine in thi
 one behind the control socket, and never touches a widget. Snapshots are refreshed on a timer and
 at once after an event (debounced), so heartbeat ages move even when nothing happens and a state
 change shows immediately. Log lines are fetched in bounded batches: a strategy printing 100,000
-lines a second costs the screen one batch per tick, never more.
+lines a second costs the screen one batch per tick, never more, and the supervisor no more than
+the lines it sends (see `Engine.log_lines` for the cursors).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class FeedSettings:
     #: 5 refreshes a second look live; each is a round trip and a repaint of the log panel.
     logs_every: float = 0.2
     log_batch: int = 600  # at most this many new lines per tick reach the screen
+    #: What a switch to one strategy asks for first: its whole tail (`Tail`'s size).
+    backfill: int = 2000
     debounce: float = 0.05
 
 
@@ -100,16 +103,28 @@ class Feed:
             if self.paused:
                 continue
             target = self.follow
-            backfill = target != self._log_target
-            if backfill:
+            if target != self._log_target:
                 self._log_target, self._log_seq = target, 0
+            backfill = self._log_seq == 0  # nothing shown yet: what comes is history
+            batch = self.settings.log_batch
+            # One strategy's lines come oldest first: a backfill takes its whole tail to start
+            # at the newest. Every strategy's lines come newest first: one batch is enough.
+            limit = self.settings.backfill if backfill and target is not None else batch
             try:
-                lines = await self.view.log_lines(target, after=self._log_seq, limit=100_000)
+                lines = await self.view.log_lines(target, after=self._log_seq, limit=limit)
             except (TuiMonitorError, OSError):
                 continue
             if not lines:
                 continue
+            first = lines[0]["seq"]
+            if first <= self._log_seq:  # a new supervisor (its cursors start over)
+                backfill = True
+            # Lines between the cursor and the first one returned were skipped to keep up (by
+            # the supervisor's tail or by the batch); older history left out of a backfill was
+            # not skipped.
+            skipped = 0 if backfill else first - self._log_seq - 1
             self._log_seq = max(line["seq"] for line in lines)
-            skipped = max(0, len(lines) - self.settings.log_batch)
-            # Older history left out of a backfill was not skipped "to keep up".
-            self.app.post_message(LogLinesArrived(lines[skipped:], 0 if backfill else skipped))
+            if len(lines) > batch:
+                skipped += 0 if backfill else len(lines) - batch
+                lines = lines[-batch:]
+            self.app.post_message(LogLinesArrived(lines, skipped))
