@@ -18,11 +18,13 @@ from textual.pilot import Pilot
 
 from tests.fakeview import NOW, FakeView
 from tests.test_dashboard import rendered, screen_text, select, until
+from tests.test_dashboard_layout import TIME, DemoView
 from tui_monitor.tui.app import MonitorApp
 from tui_monitor.tui.feed import FeedSettings
 from tui_monitor.tui.screens.detail import DetailScreen
 from tui_monitor.tui.widgets.logtail import LogTail
 from tui_monitor.tui.widgets.strategies import StrategyTable
+from tui_monitor.tui.widgets.system import SystemPanel
 
 #: One fetch of everything (the data never changes); log lines are polled, and come once.
 FEED = FeedSettings(snapshot_every=3600, health_every=3600, logs_every=0.01)
@@ -90,9 +92,41 @@ def test_main_screen_at_80x24(snap_compare: Any) -> None:
         await select(app, "eth_market_maker")
         tail = app.query_one("#log", LogTail)
         await until(lambda: len(tail.lines) == 2)
-        await settled(pilot, "/ filter", "inventory 1.8 ETH", "load 2.15")
+        await settled(pilot, "q quit", "inventory 1.8 ETH", "load 2.15")
 
     assert snap_compare(dashboard(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_demo_at_80x24(snap_compare: Any) -> None:
+    """The bundled demo's four strategies on the smallest screen: every one in the table, two
+    jobs and why the selected one cannot resume, the time, the keys that matter."""
+
+    async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
+        assert isinstance(app, MonitorApp)
+        panel = app.query_one(SystemPanel)
+        await until(lambda: "state+logs" in str(panel.render()))
+        await until(lambda: app.query_one(StrategyTable).row_count == 4)
+        await settled(pilot, "q quit", "cannot resume: it has completed", TIME)
+
+    app = MonitorApp(DemoView(), mode="attach", clock=lambda: NOW, feed_settings=FEED)
+    app.animation_level = "none"
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_main_screen_no_color(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR (read when the app is made): shades of grey, every state still in words."""
+
+    async def run_before(pilot: Pilot) -> None:
+        app = await loaded(pilot)
+        assert app.no_color
+        await select(app, "btc_arbitrage")
+        tail = app.query_one("#log", LogTail)
+        await until(lambda: len(tail.lines) == 6)
+        await settled(pilot, "q quit", "15:06:37 btc_arbitrage", "UNHEALTHY", "load 2.15")
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(dashboard(), terminal_size=(120, 40), run_before=run_before)
 
 
 def test_detail_screen(snap_compare: Any) -> None:

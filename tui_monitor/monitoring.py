@@ -6,13 +6,43 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_monitor.config import MonitorConfig
 from tui_monitor.health import DEGRADED, Reason
 from tui_monitor.metrics import MetricsSample, Sampler
+
+
+@dataclass(frozen=True)
+class MonitoredSample(MetricsSample):
+    """A sweep with what a view needs to judge it — views get it as the `metrics` of the
+    detailed health report, over the control socket too: the configured thresholds
+    (`memory_percent`, `disk_percent`), and which of the supervisor's folders each disk holds
+    (`{"/srv/app/state": ["state", "logs"]}` when the logs share the state's filesystem)."""
+
+    thresholds: dict[str, float] = field(default_factory=dict)
+    disk_folders: dict[str, list[str]] = field(default_factory=dict)
+
+
+def disk_folders(folders: list[tuple[str, Path]], disks: Iterable[str]) -> dict[str, list[str]]:
+    """The names of `folders` on the filesystem of each of `disks`. The sampler keeps, of the
+    paths on one filesystem, the first: `folders` are given in the sampler's order."""
+    names: dict[int, list[str]] = {}
+    first: dict[int, str] = {}
+    for name, path in folders:
+        try:
+            device = os.stat(path).st_dev
+        except OSError:
+            continue
+        names.setdefault(device, []).append(name)
+        first.setdefault(device, str(path))
+    wanted = set(disks)
+    return {path: names[device] for device, path in first.items() if path in wanted}
 
 
 def resource_reasons(sample: MetricsSample | None, monitor: MonitorConfig) -> list[Reason]:
@@ -60,6 +90,16 @@ class MetricsLoop:
     ) -> None:
         paths: list[Path] = [monitor.state_dir, monitor.log_dir, *monitor.disk_paths]
         self.sampler = Sampler(paths)
+        self._folders = [
+            ("state", monitor.state_dir),
+            ("logs", monitor.log_dir),
+            *((p.name or str(p), p) for p in monitor.disk_paths),
+        ]
+        self._thresholds = {
+            "memory_percent": monitor.memory_threshold,
+            "disk_percent": monitor.disk_threshold,
+        }
+        self._latest: MonitoredSample | None = None
         self.interval = monitor.metrics_interval
         self._roots = roots
         self._on_sample = on_sample
@@ -69,8 +109,8 @@ class MetricsLoop:
         self._wake = asyncio.Event()
 
     @property
-    def latest(self) -> MetricsSample | None:
-        return self.sampler.latest
+    def latest(self) -> MonitoredSample | None:
+        return self._latest
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -83,10 +123,21 @@ class MetricsLoop:
             self._wake.set()
         self._watched_until = now + WATCH_HOLD
 
-    async def sample_now(self, per_strategy: bool = True) -> MetricsSample:
+    async def sample_now(self, per_strategy: bool = True) -> MonitoredSample:
         loop = asyncio.get_running_loop()
         roots = dict(self._roots())
-        return await loop.run_in_executor(self._pool, self.sampler.sample, roots, per_strategy)
+        sample = await loop.run_in_executor(self._pool, self._sample, roots, per_strategy)
+        self._latest = sample
+        return sample
+
+    def _sample(self, roots: Mapping[str, int], per_strategy: bool) -> MonitoredSample:
+        """One sweep (in the metrics thread), with the thresholds and the disks' folders."""
+        sample = self.sampler.sample(roots, per_strategy)
+        return MonitoredSample(
+            **{f.name: getattr(sample, f.name) for f in dataclasses.fields(MetricsSample)},
+            thresholds=dict(self._thresholds),
+            disk_folders=disk_folders(self._folders, [d.path for d in sample.system.disks]),
+        )
 
     async def _run(self) -> None:
         sweeps = 0

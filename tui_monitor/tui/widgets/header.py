@@ -47,8 +47,32 @@ class HeaderBar(Widget):
         self.refresh()
 
     def render(self) -> Text:
+        """The richest header that fits, the time always shown: on a narrow terminal the date
+        goes first, then the reasons' hint gets shorter, then the app's name; a host name too
+        long for what is left is cut."""
+        now = time.localtime(self._clock())
+        width = self.size.width
+        hour = time.strftime("%H:%M:%S", now)
+        full = time.strftime("%Y-%m-%d ", now) + hour
+        for clock, brand, long_hint in (
+            (full, True, True),
+            (hour, True, True),
+            (hour, True, False),
+            (hour, False, False),
+        ):
+            text = self._left(brand, long_hint)
+            if text.cell_len + 1 + len(clock) <= width:
+                break
+        text.truncate(max(0, width - len(clock) - 1), overflow="ellipsis")
+        text.append(" " * max(1, width - text.cell_len - len(clock)))
+        text.append(clock, style="bold")
+        return text
+
+    def _left(self, brand: bool, long_hint: bool) -> Text:
+        """Everything but the clock."""
         text = Text()
-        text.append(" tui-monitor ", style="bold reverse")
+        if brand:
+            text.append(" tui-monitor ", style="bold reverse")
         text.append(" ")
         text.append_text(literal(self.host or "?", 60, "bold"))
         if self.mode:
@@ -61,10 +85,9 @@ class HeaderBar(Widget):
         else:
             style = HEALTH_STYLES.get(self.status, "reverse")
             text.append(f" {self.status.upper()} ", style=style)
-            if self.reason_count:
-                text.append(f" {self.reason_count} reason(s) — press h", style="dim")
-        clock = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self._clock()))
-        pad = max(1, self.size.width - text.cell_len - len(clock) - 1)
-        text.append(" " * pad)
-        text.append(clock, style="bold")
+            count = self.reason_count
+            if count and long_hint:
+                text.append(f" {count} reason(s) — press h", style="dim")
+            elif count:
+                text.append(f" h: {count} reason{'s' if count > 1 else ''}", style="dim")
         return text

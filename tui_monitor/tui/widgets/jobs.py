@@ -18,7 +18,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from tui_monitor.tui.format import JOB_STYLES, Cell, age, bar, text_cell
+from tui_monitor.tui.format import JOB_STYLES, Cell, age, bar, literal, text_cell
 from tui_monitor.tui.messages import ResumeRequested
 from tui_monitor.tui.widgets.livetable import LiveTable
 
@@ -37,14 +37,20 @@ RESUME_ENABLED: Cell = (" ▶ Resume ", "bold black on green")
 RESUME_DISABLED: Cell = (" ▶ Resume ", "dim strike")
 
 
+def note(job: dict[str, Any]) -> str:
+    """Why the job cannot resume, or its last error."""
+    error = job.get("last_error") or ""
+    if job["resumable"]:
+        return error
+    return f"cannot resume: {job.get('not_resumable_because') or '?'}"
+
+
 def cells(job: dict[str, Any], now: float) -> dict[str, Cell]:
-    """The row of one job. Its note says why it cannot resume, or its last error."""
+    """The row of one job, its note last."""
     status = job["status"]
     progress = job.get("progress")
     checkpoint_at = job.get("checkpoint_at")
     resumable = bool(job["resumable"])
-    why = "" if resumable else f"cannot resume: {job.get('not_resumable_because') or '?'}"
-    error = job.get("last_error") or ""
     return {
         "job": text_cell(job["job_id"], 40, "bold"),
         "status": (status, JOB_STYLES.get(status, "")),
@@ -55,7 +61,7 @@ def cells(job: dict[str, Any], now: float) -> dict[str, Cell]:
         "checkpoint": (f"{age(now - checkpoint_at)} ago" if checkpoint_at else "none", "dim"),
         "updated": (f"{age(now - job['updated_at'])} ago", "dim"),
         "resume": RESUME_ENABLED if resumable else RESUME_DISABLED,
-        "note": text_cell(error if error and resumable else why or error, 100, "dim"),
+        "note": text_cell(note(job), 100, "dim"),
     }
 
 
@@ -74,6 +80,7 @@ class JobList(LiveTable):
         self._now = now
         self.jobs: dict[str, dict[str, Any]] = {}
         self._can_resume: bool | None = None
+        self._note = ""
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -101,6 +108,7 @@ class JobList(LiveTable):
         if changed & {"+", "status", "resume"}:
             self._sort(keep)
         self._refresh_availability()
+        self._show_note()
 
     def _cursor_job_id(self) -> str | None:
         job = self.selected
@@ -129,6 +137,16 @@ class JobList(LiveTable):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._refresh_availability()
+        self._show_note()
+
+    def _show_note(self) -> None:
+        """The note of the job under the cursor — why it cannot resume, or its last error — on
+        the panel's bottom edge, whole: the note column is the last, off a narrow screen."""
+        job = self.selected
+        shown = f"{job['job_id']}: {note(job)}" if job and note(job) else ""
+        if shown != self._note:
+            self._note = shown
+            self.border_subtitle = literal(shown, 300) if shown else None
 
     def _refresh_availability(self) -> None:
         """Grey out or light up the footer's "resume job" — only on a change: each refresh

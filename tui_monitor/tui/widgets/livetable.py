@@ -7,6 +7,9 @@ re-renders every visible cell through Rich (~0.2 ms each: with two tables of 200
 of a dashboard frame, and the key presses waiting behind it). Here a cell's cache key carries the
 counter of the cell's own last update instead, its column's width, and a counter of the changes to
 the table's shape (rows added, removed, sorted, resized) that invalidate everything.
+
+The horizontal scrollbar shows only where it hides no row: on a short terminal the rows matter
+more (the table still scrolls sideways with the arrow keys and the mouse wheel).
 """
 
 from __future__ import annotations
@@ -56,7 +59,19 @@ class LiveTable(DataTable):
                             self.update_cell(key, column, text, update_width=wider)
                             changed.add(column)
                 self.shown[key] = row
+        if "+" in changed:
+            self._fit_scrollbar()
         return changed
+
+    def on_resize(self) -> None:
+        self._fit_scrollbar()
+
+    def _fit_scrollbar(self) -> None:
+        """The horizontal scrollbar (one line) where the header and every row fit above it."""
+        lines = self.row_count + (1 if self.show_header else 0)
+        size = 1 if lines < self.size.height else 0
+        if self.styles.scrollbar_size_horizontal != size:
+            self.styles.scrollbar_size_horizontal = size
 
     def _wider(self, column: str, value: Text) -> bool:
         """Whether `value` needs its column widened. Only then is `update_width` asked for: for a

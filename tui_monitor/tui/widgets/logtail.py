@@ -21,6 +21,9 @@ from tui_monitor.tui.format import LEVELS, level_at_least
 
 MAX_LINES = 5000
 LINE_CHARS = 400
+#: A log this short (a small terminal) has no horizontal scrollbar: it would take one of its few
+#: lines (the log still scrolls sideways with the arrow keys).
+SHORT = 5
 TYPES = (None, "system", "strategy", "order")
 
 
@@ -71,6 +74,11 @@ class LogTail(Log):
 
     def watch_virtual_size(self, size: Size) -> None:
         self._scroll_update(size)
+
+    def on_resize(self) -> None:
+        size = 0 if self.size.height < SHORT else 1
+        if self.styles.scrollbar_size_horizontal != size:
+            self.styles.scrollbar_size_horizontal = size
 
     def __init__(self, following: str | None = None, **kwargs: Any) -> None:
         super().__init__(max_lines=MAX_LINES, highlight=True, auto_scroll=True, **kwargs)

@@ -1,5 +1,8 @@
 """System metrics at a glance: CPU (per core), memory, swap, disks with their thresholds, load,
-sparklines of the recent history, and the supervisor process itself."""
+sparklines of the recent history, and the supervisor process itself.
+
+The thresholds are the supervisor's own (`[monitor] memory_threshold` and `disk_threshold`, in
+the metrics of the health report, attach included): the panel turns red where health degrades."""
 
 from __future__ import annotations
 
@@ -13,6 +16,19 @@ from textual.widgets import Static
 from tui_monitor.tui.format import literal, percent_style, size, sparkline
 
 HISTORY = 300  # points kept for sparklines (10 minutes at the default 2 s interval)
+DEFAULT_THRESHOLD = 90.0  # a supervisor that does not send its thresholds uses the defaults
+
+
+def disk_label(path: str, folders: dict[str, list[str]]) -> str:
+    """What a disk holds ("state+logs"), or its folder's name."""
+    return "+".join(str(name) for name in folders.get(path) or ()) or Path(path).name or path
+
+
+def threshold(thresholds: dict[str, Any], key: str) -> float:
+    """A threshold the supervisor sent (a percentage), or the default."""
+    value = thresholds.get(key)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 100
+    return float(value) if ok else DEFAULT_THRESHOLD  # type: ignore[arg-type]
 
 
 class SystemPanel(Static):
@@ -25,8 +41,9 @@ class SystemPanel(Static):
         self.border_title = "system"
         self.cpu: deque[float] = deque(maxlen=HISTORY)
         self.mem: deque[float] = deque(maxlen=HISTORY)
-        self.memory_threshold = 90.0
-        self.disk_threshold = 90.0
+        self.memory_threshold = DEFAULT_THRESHOLD
+        self.disk_threshold = DEFAULT_THRESHOLD
+        self.disk_folders: dict[str, list[str]] = {}
 
     def apply(self, report: dict[str, Any]) -> None:
         latest = report.get("metrics")
@@ -39,6 +56,10 @@ class SystemPanel(Static):
         else:
             self.cpu.append(latest["system"]["cpu_percent"])
             self.mem.append(latest["system"]["memory_percent"])
+        thresholds = latest.get("thresholds") or {}
+        self.memory_threshold = threshold(thresholds, "memory_percent")
+        self.disk_threshold = threshold(thresholds, "disk_percent")
+        self.disk_folders = latest.get("disk_folders") or {}
         # Three lines that never wrap, in a panel of fixed height: no layout of the whole screen
         # (and repaint of every table) every time the numbers change.
         self.update(self.render_metrics(latest), layout=False)
@@ -68,7 +89,7 @@ class SystemPanel(Static):
         t.append("DISK", style="bold")
         for d in s["disks"]:
             t.append(" ")
-            t.append_text(literal(Path(d["path"]).name or d["path"], 20))
+            t.append_text(literal(disk_label(d["path"], self.disk_folders), 20))
             t.append(
                 f" {d['percent']:.0f}%/{self.disk_threshold:g}%",
                 style=percent_style(d["percent"], self.disk_threshold),

@@ -1,0 +1,329 @@
+"""The dashboard's layout at the sizes it promises (usable at 80x24, better when larger), its
+system panel against the configured thresholds, and its screen under NO_COLOR.
+
+Over FakeView's fixed data (clock, metrics, health), like the snapshot tests, with a set of four
+strategies shaped like the bundled demo's; the thresholds also through a real supervisor, in
+both modes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.color import Color
+from textual.geometry import Region
+from textual.pilot import Pilot
+
+from tests import fakeview
+from tests.conftest import FAST, script, write_config
+from tests.fakeview import NOW, FakeView
+from tests.test_dashboard import WORKER, dashboard, fake_dashboard, screen_text, until
+from tui_monitor.config import load_config
+from tui_monitor.tui.app import MonitorApp
+from tui_monitor.tui.widgets.jobs import JobList
+from tui_monitor.tui.widgets.strategies import StrategyTable
+from tui_monitor.tui.widgets.system import SystemPanel
+
+pytestmark = pytest.mark.timeout(120)
+
+SMALL, BIG, HUGE = (80, 24), (120, 40), (200, 60)
+DEMO = ["batch", "crashy", "feed", "hangs"]
+TIME, DATE = "15:06:40", "2025-06-15"  # NOW in UTC
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """UTC for the header's clock; no environment that changes colours."""
+    for name in ("NO_COLOR", "TEXTUAL_COLOR_SYSTEM", "TEXTUAL_THEME"):
+        monkeypatch.delenv(name, raising=False)
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+
+
+class DemoView(FakeView):
+    """The demo's four strategies (a finished batch, a crashing bot, a feed, a hanging bot) and
+    their jobs — none of which can resume — degraded health with two reasons, and one disk
+    holding the state and the logs, past its 80 % threshold."""
+
+    async def snapshot(self) -> dict[str, Any]:
+        snap = await super().snapshot()
+        strategy, job = fakeview._strategy, fakeview._job
+        snap["strategies"] = [
+            strategy(
+                "batch",
+                "exited",
+                kind="task",
+                state_reason="completed (exit code 0)",
+                last_exit_code=0,
+                progress=1.0,
+            ),
+            strategy(
+                "crashy",
+                "running",
+                pid=501,
+                uptime=5.8,
+                heartbeat_age=0.7,
+                heartbeat_timeout=3.0,
+                heartbeat_message="trading, 12 orders",
+                restarts=1,
+                last_exit_code=1,
+            ),
+            strategy(
+                "feed",
+                "running",
+                pid=502,
+                uptime=160.0,
+                heartbeat_age=0.1,
+                heartbeat_timeout=3.0,
+                heartbeat_message="seq 4123",
+                progress=0.4,
+            ),
+            strategy(
+                "hangs",
+                "stopping",
+                pid=503,
+                uptime=9.0,
+                heartbeat_age=4.5,
+                heartbeat_timeout=4.0,
+                state_reason="no heartbeat for 4 s",
+                restarts=2,
+                last_exit_signal="SIGKILL",
+            ),
+        ]
+        snap["jobs"] = [
+            job("batch", "completed", progress=1.0, checkpoint_at=NOW - 30, has_checkpoint=True),
+            job("crashy", "running", pid=501, checkpoint_at=NOW - 1, has_checkpoint=True),
+            job("feed", "running", pid=502, progress=0.4, checkpoint_at=NOW - 1),
+            job("hangs", "running", pid=503),
+        ]
+        snap["job_counts"] = {"total": 4, "running": 3, "completed": 1}
+        return snap
+
+    async def health(self, detailed: bool = False) -> dict[str, Any]:
+        report = await super().health(detailed)
+        report["status"] = "degraded"
+        report["reasons"] = [
+            {
+                "severity": "degraded",
+                "code": "heartbeat_overdue",
+                "message": "hangs: heartbeat overdue (timeout 4 s)",
+                "strategy": "hangs",
+            },
+            {
+                "severity": "degraded",
+                "code": "disk",
+                "message": "disk of /srv/tui/state 83% used (threshold 80%)",
+                "strategy": None,
+            },
+        ]
+        if detailed:
+            metrics = report["metrics"]
+            metrics["thresholds"] = {"memory_percent": 90.0, "disk_percent": 80.0}
+            metrics["disk_folders"] = {"/srv/tui/state": ["state", "logs"]}
+            metrics["system"]["disks"] = [{**metrics["system"]["disks"][0], "percent": 83.0}]
+            metrics["strategies"] = {
+                "crashy": {"cpu_percent": 3.5, "rss": 12 * 1024**2, "processes": 1},
+                "feed": {"cpu_percent": 1.0, "rss": 11 * 1024**2, "processes": 1},
+                "hangs": {"cpu_percent": 0.0, "rss": 10 * 1024**2, "processes": 1},
+            }
+        return report
+
+
+@contextlib.asynccontextmanager
+async def demo(size: tuple[int, int]) -> AsyncIterator[tuple[MonitorApp, Pilot]]:
+    async with fake_dashboard(size, view=DemoView(), rows=len(DEMO)) as (app, pilot):
+        panel = app.query_one(SystemPanel)
+        await until(lambda: "state+logs" in str(panel.render()))
+        await pilot.pause()
+        yield app, pilot
+
+
+def lines_of(app: MonitorApp, region: Region) -> list[str]:
+    """What the screen shows in `region`."""
+    rows = screen_text(app).splitlines()[region.y : region.bottom]
+    return [row[region.x : region.right] for row in rows]
+
+
+def header(app: MonitorApp) -> str:
+    return screen_text(app).splitlines()[0]
+
+
+def footer(app: MonitorApp) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+def rows_shown(
+    app: MonitorApp, widget: type[StrategyTable | JobList], names: list[str]
+) -> list[str]:
+    """Which of `names` start a line of the table's region on the screen."""
+    shown = [line.strip("│ ") for line in lines_of(app, app.query_one(widget).region)]
+    return [name for name in names if any(line.startswith(name) for line in shown)]
+
+
+# ---- 80x24 ----------------------------------------------------------------------------------
+
+
+async def test_at_80x24_the_footer_shows_the_essential_keys() -> None:
+    async with demo(SMALL) as (app, _pilot):
+        keys = footer(app)
+        essential = ("⏎ detail", "r restart", "s stop", "t start", "u resume", "h health")
+        for key in (*essential, "? help", "q quit"):
+            assert key in keys, keys
+        # the jobs panel focused: its own enter, and still help and quit
+        app.query_one(JobList).focus()
+        await until(lambda: "resume job" in footer(app))
+        assert "? help" in footer(app) and "q quit" in footer(app)
+
+
+async def test_at_80x24_the_header_shows_the_time_and_the_reasons_key() -> None:
+    async with demo(SMALL) as (app, _pilot):
+        line = header(app)
+        assert line.rstrip().endswith(TIME), line
+        assert "DEGRADED" in line and "h: 2 reasons" in line and "trading-box-01" in line
+
+
+async def test_at_80x24_every_demo_strategy_is_in_the_table() -> None:
+    async with demo(SMALL) as (app, _pilot):
+        assert rows_shown(app, StrategyTable, DEMO) == DEMO
+
+
+async def test_at_80x24_the_jobs_show_two_rows_and_why_the_selected_cannot_resume() -> None:
+    async with demo(SMALL) as (app, pilot):
+        jobs = app.query_one(JobList)
+        assert len(rows_shown(app, JobList, [f"strategy_{n}" for n in DEMO])) >= 2
+        # the note column is off the screen; the selected job's note is on the panel's edge
+        assert jobs.selected is not None and jobs.selected["job_id"] == "strategy_batch"
+        assert "strategy_batch: cannot resume: it has completed" in screen_text(app)
+        jobs.focus()
+        await pilot.press("down")
+        await until(lambda: "strategy_crashy: cannot resume: it is running" in screen_text(app))
+        assert "strategy_batch: cannot resume" not in screen_text(app)
+
+
+async def test_at_80x24_the_disk_shows_what_it_holds_against_its_threshold() -> None:
+    async with demo(SMALL) as (app, _pilot):
+        (disk,) = [
+            line for line in lines_of(app, app.query_one(SystemPanel).region) if "DISK" in line
+        ]
+        assert "state+logs 83%/80%" in disk
+        assert "(alert 90%)" in screen_text(app)
+
+
+# ---- larger ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [BIG, HUGE], ids=["120x40", "200x60"])
+async def test_larger_screens_show_everything_in_full(size: tuple[int, int]) -> None:
+    async with demo(size) as (app, _pilot):
+        line = header(app)
+        assert " tui-monitor " in line and "2 reason(s) — press h" in line
+        assert line.rstrip().endswith(f"{DATE} {TIME}"), line
+        keys = footer(app)
+        for key in ("⏎ detail", "r restart", "/ filter", "f follow/pause", "q quit", "^p palette"):
+            assert key in keys, keys
+        assert rows_shown(app, StrategyTable, DEMO) == DEMO
+        # as many jobs as before (3 at 120x40), all of them at 200x60
+        jobs = rows_shown(app, JobList, [f"strategy_{n}" for n in DEMO])
+        assert len(jobs) == (3 if size == BIG else 4), jobs
+        # the note column itself is on the screen too
+        assert "cannot resume: it is running" in "".join(
+            lines_of(app, app.query_one(JobList).region)
+        )
+
+
+# ---- the thresholds -------------------------------------------------------------------------
+
+
+def percent_style_of(panel: SystemPanel, shown: str) -> str:
+    """The style of the span that shows `shown` in the panel."""
+    text = panel.render_metrics(panel.app.health_report["metrics"])  # type: ignore[attr-defined]
+    start = text.plain.index(shown)
+    for span in text.spans:
+        if span.start <= start < span.end:
+            return str(span.style)
+    raise AssertionError(f"{shown!r} has no style")
+
+
+async def test_the_disk_is_coloured_by_its_own_threshold() -> None:
+    async with demo(SMALL) as (app, _pilot):
+        # 83 % is past an 80 % threshold (under the default 90 %, it would be yellow)
+        assert percent_style_of(app.query_one(SystemPanel), " 83%/80%") == "bold red"
+    async with fake_dashboard(SMALL) as (app, _pilot):
+        panel = app.query_one(SystemPanel)
+        await until(lambda: "63%/90%" in str(panel.render()))
+        # a supervisor that does not send its thresholds: the defaults
+        assert percent_style_of(panel, " 63%/90%") == "green"
+        assert percent_style_of(panel, " 93%/90%") == "bold red"
+
+
+@pytest.mark.parametrize("mode", ["run", "attach"])
+async def test_the_configured_thresholds_reach_the_system_panel(tmp_path: Path, mode: str) -> None:
+    alpha = {
+        **FAST,
+        "command": script(tmp_path, "worker", WORKER),
+        "env": {"RESUME_LOG": str(tmp_path / "alpha.resumes")},
+    }
+    monitor = {"metrics_interval": 0.2, "disk_threshold": 80, "memory_threshold": 95.5}
+    config = load_config(write_config(tmp_path, {"alpha": alpha}, monitor))
+    async with dashboard(config, mode, SMALL, running=("alpha",)) as d:
+        panel = d.app.query_one(SystemPanel)
+        # the state and the logs are both in tmp_path: one filesystem
+        await d.wait(lambda: "state+logs" in str(panel.render()))
+        assert (panel.disk_threshold, panel.memory_threshold) == (80.0, 95.5)
+        text = d.text()
+        assert "%/80%" in text and "(alert 95.5%)" in text
+
+
+# ---- NO_COLOR -------------------------------------------------------------------------------
+
+
+def colours(app: MonitorApp) -> set[tuple[int, int, int]]:
+    """Every colour on the screen, as the terminal would get it."""
+    seen: set[tuple[int, int, int]] = set()
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            style = segment.style
+            if style is None:
+                continue
+            for colour in (style.color, style.bgcolor):
+                if isinstance(colour, Color) and not colour.is_default:
+                    seen.add(tuple(colour.get_truecolor()))  # type: ignore[arg-type]
+    return seen
+
+
+async def test_no_color_shows_no_colour_and_every_state_in_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with fake_dashboard(BIG) as (app, _pilot):
+        assert any(len(set(c)) > 1 for c in colours(app))  # colours, normally
+    monkeypatch.setenv("NO_COLOR", "1")  # read when the app is made
+    async with fake_dashboard(BIG) as (app, pilot):
+        assert app.no_color
+        await until(lambda: "load 2.15" in screen_text(app))
+        await pilot.pause()
+        greys = colours(app)
+        assert greys  # shades of grey, still
+        assert not {c for c in greys if len(set(c)) > 1}  # and nothing else
+        # what colours say is in words too: the states, the health, the thresholds
+        table = "\n".join(lines_of(app, app.query_one(StrategyTable).region))
+        for state in ("running", "backoff", "fatal", "exited", "stopped"):
+            assert state in table
+        assert "55s/1m00s" in table  # a heartbeat near its timeout, as numbers
+        text = screen_text(app)
+        assert "UNHEALTHY" in text and "2 reason(s) — press h" in text
+        assert "93%/90%" in text
