@@ -214,9 +214,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    from tui_monitor.config import load_config
     from tui_monitor.dashboard import attach
 
-    return attach(socket_path(args))
+    socket = socket_path(args)
+    # The configuration's [dashboard] keys; `--state DIR` has no configuration: the default keys.
+    keymap = None if args.state is not None else load_config(_config_path(args)).dashboard.keys
+    return attach(socket, keymap=keymap)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

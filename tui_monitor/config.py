@@ -16,7 +16,9 @@ import re
 import shlex
 import shutil
 import stat
+import string
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -26,11 +28,13 @@ from typing import Any
 from tui_monitor.errors import ConfigError
 
 __all__ = [
+    "DASHBOARD_KEYS",
     "DEFAULT_CONFIG_NAME",
     "KINDS",
     "RESTART_POLICIES",
     "STOP_SIGNALS",
     "Config",
+    "DashboardConfig",
     "MonitorConfig",
     "StrategyConfig",
     "load_config",
@@ -129,6 +133,14 @@ class AlertRule:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    """The [dashboard] table: settings of the TUI only (the supervisor ignores them)."""
+
+    #: Remapped keys only: action id -> Textual key names, comma-separated ("R", "ctrl+r,f5").
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole validated configuration file."""
 
@@ -136,6 +148,7 @@ class Config:
     monitor: MonitorConfig
     strategies: dict[str, StrategyConfig]
     alerts: tuple[AlertRule, ...] = ()
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
 
 # --------------------------------------------------------------------------- public entry points
@@ -356,7 +369,7 @@ _STRATEGY_FIELDS: dict[str, Converter] = {
     "log_backups": _COUNT,
 }
 _STRATEGY_KEYS = ("command", "cwd", "env", "shell", *_STRATEGY_FIELDS)
-_TOP_KEYS = ("monitor", "strategies", "alerts")
+_TOP_KEYS = ("monitor", "strategies", "alerts", "dashboard")
 
 assert set(_STRATEGY_KEYS) <= {f.name for f in dataclasses.fields(StrategyConfig)}
 assert set(_MONITOR_KEYS) <= {f.name for f in dataclasses.fields(MonitorConfig)}
@@ -493,11 +506,18 @@ def _parse(text: str, path: Path, display: str) -> Config:
     monitor = _monitor(root, base)
     strategies = _strategies(root, base)
     alerts = _alerts(root, strategies)
+    dashboard = _dashboard(root)
 
     if root.failed:
         raise ConfigError(root.lines())
     assert monitor is not None
-    return Config(path=config_path, monitor=monitor, strategies=strategies, alerts=alerts)
+    return Config(
+        path=config_path,
+        monitor=monitor,
+        strategies=strategies,
+        alerts=alerts,
+        dashboard=dashboard,
+    )
 
 
 def _toml_error_line(display: str, text: str, message: str) -> str:
@@ -841,3 +861,181 @@ def _alert(sec: _Section, index: int, strategies: dict[str, StrategyConfig]) -> 
     if sec.failed or "on" not in values:
         return None
     return AlertRule(**values)
+
+
+# --------------------------------------------------------------------------- [dashboard]
+
+#: The dashboard's actions, by the id `[dashboard] keys` remaps them with, and their default keys
+#: (Textual key names; a comma separates several keys). The TUI builds its bindings from this.
+DASHBOARD_KEYS: dict[str, str] = {
+    # the main screen
+    "restart": "r",
+    "stop": "s",
+    "start": "t",
+    "resume": "u",
+    "detail": "enter",
+    "filter": "slash",
+    "follow": "f",
+    "all_logs": "a",
+    "level": "l",
+    "type": "y",
+    "sort": "o",
+    "zoom": "z",
+    "health": "h",
+    "help": "question_mark",
+    "quit": "q",
+    # the detail screen (restart, stop, start and resume act there too)
+    "back": "escape,q",
+    # a confirmation question
+    "yes": "y",
+    "no": "n,escape",
+}
+#: Which actions share a screen (main, detail, a question): a key may do one thing on each.
+_KEY_SCREENS = (
+    (
+        *("restart", "stop", "start", "resume", "detail", "filter", "follow", "all_logs"),
+        *("level", "type", "sort", "zoom", "health", "help", "quit"),
+    ),
+    ("back", "restart", "stop", "start", "resume"),
+    ("yes", "no"),
+)
+#: Keys the dashboard needs for itself: moving around, the command palette, quitting.
+_RESERVED_KEYS = {
+    "tab": "moves between panels",
+    "shift+tab": "moves between panels",
+    "up": "moves the cursor",
+    "down": "moves the cursor",
+    "left": "moves the cursor",
+    "right": "moves the cursor",
+    "home": "moves the cursor",
+    "end": "moves the cursor",
+    "pageup": "moves the cursor",
+    "pagedown": "moves the cursor",
+    "ctrl+p": "opens the command palette",
+    "ctrl+q": "always quits (asking first in run mode)",
+    "ctrl+c": "always quits (asking first in run mode)",
+}
+_MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
+_NAMED_KEYS = frozenset(
+    {"escape", "enter", "tab", "space", "backspace", "delete", "insert", "home", "end"}
+    | {"pageup", "pagedown", "up", "down", "left", "right"}
+    | {f"f{n}" for n in range(1, 25)}
+)
+#: Textual's names of characters (what it calls "?" in a binding): Unicode's, with a few renamed.
+_CHAR_RENAMES = {
+    "solidus": "slash",
+    "reverse_solidus": "backslash",
+    "commercial_at": "at",
+    "hyphen_minus": "minus",
+    "plus_sign": "plus",
+    "low_line": "underscore",
+}
+
+
+def _char_key(char: str) -> str:
+    """Textual's name of the key that types `char` ("?" -> "question_mark", "R" -> "R")."""
+    if char.isalnum():
+        return char
+    name = unicodedata.name(char, char).lower().replace("-", "_").replace(" ", "_")
+    return _CHAR_RENAMES.get(name, name)
+
+
+_CHAR_NAMES = frozenset(_char_key(c) for c in string.punctuation)
+
+
+def _one_key(key: str) -> str:
+    """One key, normalised to Textual's name for it, or _Invalid saying what is wrong."""
+    if len(key) == 1:
+        if not key.isprintable() or key.isspace():
+            raise _Invalid(f'{_quote(key)} is not a key (write e.g. "space" or "tab")')
+        return _char_key(key)
+    *mods, base = key.split("+")
+    if base == "" and mods:  # "ctrl++"
+        mods, base = mods[:-1], "+"
+    for mod in mods:
+        if mod not in _MODIFIERS:
+            hint = _suggest(mod, _MODIFIERS) or f" (modifiers: {', '.join(_MODIFIERS)})"
+            raise _Invalid(f"{_quote(key)}: unknown modifier {_quote(mod)}{hint}")
+    if len(set(mods)) != len(mods):
+        raise _Invalid(f"{_quote(key)}: a modifier is repeated")
+    if len(base) == 1:
+        if not base.isprintable() or base.isspace():
+            raise _Invalid(f"{_quote(key)} is not a key")
+        if mods and base.isupper():
+            raise _Invalid(f"{_quote(key)}: write the letter in lower case after a modifier")
+        return "+".join([*mods, _char_key(base)])
+    if base in _NAMED_KEYS or base in _CHAR_NAMES:
+        return "+".join([*mods, base])
+    known = sorted(_NAMED_KEYS | _CHAR_NAMES)
+    raise _Invalid(
+        f"{_quote(key)}: unknown key {_quote(base)}"
+        + (_suggest(base, known) or ' (a character, or a name such as "enter" or "f5")')
+    )
+
+
+def _key_list(value: Any) -> str:
+    """A `[dashboard] keys` value: a key, keys separated by commas, or a list of keys."""
+    if isinstance(value, str):
+        parts = value.split(",") if len(value) > 1 else [value]
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        parts = list(value)
+    else:
+        raise _Invalid(
+            f'expected a key such as "R" or "ctrl+r" (or a list of keys), got {_show(value)}'
+        )
+    keys: list[str] = []
+    for part in parts:
+        part = part.strip() if len(part) > 1 else part
+        if not part:
+            raise _Invalid(f"expected a key, got {_show(value)} (an empty key)")
+        key = _one_key(part)
+        if key in _RESERVED_KEYS:
+            raise _Invalid(f"{_quote(key)} is reserved: it {_RESERVED_KEYS[key]}")
+        if key not in keys:
+            keys.append(key)
+    return ",".join(keys)
+
+
+def _dashboard(root: _Section) -> DashboardConfig:
+    table = _table(root, "dashboard")
+    if not table:
+        return DashboardConfig()
+    sec = _Section(root.display, table, "dashboard", ("keys",))
+    keys: dict[str, str] = {}
+    raw = sec.get("keys")
+    if raw is not _MISSING and not isinstance(raw, dict):
+        sec.problem("keys", f"expected a table of action = key, got {_show(raw)}")
+    elif raw is not _MISSING:
+        for action, value in raw.items():
+            suffix = "." + _key(action)
+            if action not in DASHBOARD_KEYS:
+                hint = (
+                    _suggest(action, DASHBOARD_KEYS) or f" (actions: {', '.join(DASHBOARD_KEYS)})"
+                )
+                sec.problem("keys", f"unknown action{hint}", suffix)
+                continue
+            try:
+                keys[action] = _key_list(value)
+            except _Invalid as exc:
+                sec.problem("keys", exc.reason, suffix)
+        # A key does one thing per screen: a remapped key must not be another action's too.
+        clashes: set[tuple[str, str, str]] = set()
+        for screen in _KEY_SCREENS:
+            owner: dict[str, str] = {}
+            for action in screen:
+                for key in keys.get(action, DASHBOARD_KEYS[action]).split(","):
+                    other = owner.setdefault(key, action)
+                    if other == action:
+                        continue
+                    culprit, victim = (action, other) if action in keys else (other, action)
+                    if culprit not in keys or (culprit, key, victim) in clashes:
+                        continue  # the defaults never clash; restart & co. are on two screens
+                    clashes.add((culprit, key, victim))
+                    how = "also" if victim in keys else "already"
+                    sec.problem(
+                        "keys",
+                        f"{_quote(key)} is {how} the key of {_quote(victim)}",
+                        "." + _key(culprit),
+                    )
+    root.add_lines("dashboard", sec.lines())
+    return DashboardConfig(keys=keys)

@@ -4,22 +4,26 @@ itself (`tui-monitor run`, `demo`) or a `SocketView` of one running elsewhere (`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from rich.theme import Theme
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.css.query import NoMatches
+from textual.keys import key_to_character
+from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
 
+from tui_monitor.config import DASHBOARD_KEYS
 from tui_monitor.errors import TuiMonitorError
 from tui_monitor.host import SupervisorHost
 from tui_monitor.tui.feed import Feed, FeedSettings
@@ -34,6 +38,7 @@ from tui_monitor.tui.messages import (
 from tui_monitor.tui.screens.confirm import ConfirmScreen
 from tui_monitor.tui.screens.detail import DetailScreen
 from tui_monitor.tui.screens.info import InfoScreen, health_body, help_body
+from tui_monitor.tui.widgets.footer import KeyFooter
 from tui_monitor.tui.widgets.header import HeaderBar
 from tui_monitor.tui.widgets.jobs import JobList
 from tui_monitor.tui.widgets.logtail import LogTail, event_line
@@ -54,6 +59,38 @@ JOBS_PANEL_KEYS = ("resume", "detail")  # what the jobs panel's enter and u stan
 MAIN_SCREEN_ACTIONS = frozenset(
     {"detail", "filter", "follow", "all_logs", "level", "type", "sort", "zoom"}
 )
+#: The dashboard's actions in the command palette (ctrl+p): action, title, what it does. Each is
+#: offered only while its key would act, and runs the key's code (with its questions).
+PALETTE: tuple[tuple[str, str, str], ...] = (
+    ("restart", "Restart {name}", "restart the selected strategy from its checkpoint (asks)"),
+    ("stop", "Stop {name}", "stop the selected strategy; its job is paused (asks)"),
+    ("start", "Start {name}", "start the selected strategy from its checkpoint"),
+    ("resume", "Resume {name}", "resume the selected strategy's job from its checkpoint"),
+    ("detail", "Details of {name}", "events, restarts, checkpoint and log of the strategy"),
+    ("filter", "Filter the log", "show only the log lines with a text"),
+    ("follow", "Pause / follow the log", "stop or go on scrolling the log"),
+    ("all_logs", "Log: all strategies / selected", "everyone's log or the selected one's"),
+    ("level", "Log level", "the next minimum level of the log lines shown"),
+    ("type", "Log type", "the next type of log lines shown: system, strategy, order"),
+    ("sort", "Sort the strategies", "by the next column"),
+    ("zoom", "Zoom the focused panel", "fill the screen with it (again: restore)"),
+    ("health", "Health reasons", "why the health badge says what it says"),
+    ("help", "Help", "every key of the dashboard"),
+)
+#: Signals that end a dashboard: SIGHUP means the terminal is gone (nothing can be drawn any
+#: more); SIGTERM and SIGINT ask for a normal exit (the terminal is restored).
+EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+
+
+def key_label(keys: str) -> str:
+    """Keys as the help and the palette show them: "question_mark" is "?", "escape,q" is
+    "esc / q"."""
+    labels = []
+    for key in keys.split(","):
+        char = None if key == "space" else key_to_character(key)
+        labels.append("esc" if key == "escape" else char if char and char.isprintable() else key)
+    return " / ".join(labels)
+
 
 LOG_THEME = Theme(
     {
@@ -94,39 +131,45 @@ def _dropped_while_closing(
 class MonitorApp(App[int]):
     TITLE = "tui-monitor"
     CSS_PATH = "app.tcss"
+    # The keys are the configuration's defaults; `[dashboard] keys` remaps them by id (the app's
+    # keymap). ctrl+q (Textual's) and ctrl+c quit too: in run mode they ask first, as q does.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "restart", "restart", id="restart"),
-        Binding("s", "stop", "stop", id="stop"),
-        Binding("t", "start", "start", id="start"),
-        Binding("u", "resume", "resume", id="resume"),
-        Binding("enter", "detail", "detail", id="detail"),
-        Binding("slash", "filter", "filter", id="filter"),
-        Binding("f", "follow", "follow/pause", id="follow"),
-        Binding("a", "all_logs", "all/selected log", id="all_logs", show=False),
-        Binding("l", "level", "level", id="level", show=False),
-        Binding("y", "type", "type", id="type", show=False),
-        Binding("o", "sort", "sort", id="sort", show=False),
-        Binding("z", "zoom", "zoom", id="zoom", show=False),
-        Binding("h", "health", "health", id="health"),
-        Binding("question_mark", "help", "help", id="help"),
-        Binding("q", "quit_app", "quit", id="quit"),
+        Binding(DASHBOARD_KEYS["restart"], "restart", "restart", id="restart"),
+        Binding(DASHBOARD_KEYS["stop"], "stop", "stop", id="stop"),
+        Binding(DASHBOARD_KEYS["start"], "start", "start", id="start"),
+        Binding(DASHBOARD_KEYS["resume"], "resume", "resume", id="resume"),
+        Binding(DASHBOARD_KEYS["detail"], "detail", "detail", id="detail"),
+        Binding(DASHBOARD_KEYS["filter"], "filter", "filter", id="filter"),
+        Binding(DASHBOARD_KEYS["follow"], "follow", "follow/pause", id="follow"),
+        Binding(
+            DASHBOARD_KEYS["all_logs"], "all_logs", "all/selected log", id="all_logs", show=False
+        ),
+        Binding(DASHBOARD_KEYS["level"], "level", "level", id="level", show=False),
+        Binding(DASHBOARD_KEYS["type"], "type", "type", id="type", show=False),
+        Binding(DASHBOARD_KEYS["sort"], "sort", "sort", id="sort", show=False),
+        Binding(DASHBOARD_KEYS["zoom"], "zoom", "zoom", id="zoom", show=False),
+        Binding(DASHBOARD_KEYS["health"], "health", "health", id="health"),
+        Binding(DASHBOARD_KEYS["help"], "help", "help", id="help"),
+        Binding(DASHBOARD_KEYS["quit"], "quit", "quit", id="quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, system=True),
     ]
+    #: The help screen: keys (by action id, filled in from the keymap) and what they do.
     HELP: ClassVar[list[tuple[str, str]]] = [
-        ("r", "restart the selected strategy (asks first)"),
-        ("s", "stop the selected strategy; its job is paused (asks first)"),
-        ("t", "start the selected strategy (from its checkpoint)"),
-        ("u", "resume the selected strategy's job from its checkpoint"),
-        ("enter", "details: events, restarts, checkpoint, log"),
-        ("esc / q", "back from the details; close this help or the health reasons"),
-        ("/", "filter the log by text (empty: no filter)"),
-        ("f", "follow or pause the log"),
-        ("a", "log of the selected strategy / of all strategies"),
-        ("l / y", "minimum level / type (system, strategy, order) of log lines"),
-        ("o", "sort the strategies (or click a column header)"),
+        ("{restart}", "restart the selected strategy (asks first)"),
+        ("{stop}", "stop the selected strategy; its job is paused (asks first)"),
+        ("{start}", "start the selected strategy (from its checkpoint)"),
+        ("{resume}", "resume the selected strategy's job from its checkpoint"),
+        ("{detail}", "details: events, restarts, checkpoint, log"),
+        ("{back}", "back from the details; close this help or the health reasons"),
+        ("{filter}", "filter the log by text (empty: no filter)"),
+        ("{follow}", "follow or pause the log"),
+        ("{all_logs}", "log of the selected strategy / of all strategies"),
+        ("{level} / {type}", "minimum level / type (system, strategy, order) of log lines"),
+        ("{sort}", "sort the strategies (or click a column header)"),
         ("tab", "next panel"),
-        ("z", "zoom the focused panel"),
-        ("h", "health: the reasons behind the badge"),
-        ("q", "quit (in run mode: asks whether to stop every strategy)"),
+        ("{zoom}", "zoom the focused panel"),
+        ("{health}", "health: the reasons behind the badge"),
+        ("{quit}", "quit (in run mode: asks whether to stop every strategy); ctrl+q too"),
     ]
 
     def __init__(
@@ -138,6 +181,7 @@ class MonitorApp(App[int]):
         clock: Callable[[], float] = time.time,
         feed_settings: FeedSettings | None = None,
         notice: str | None = None,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         if view is None and host is None:
@@ -154,6 +198,12 @@ class MonitorApp(App[int]):
         self._notice = notice
         self._stopping = False
         self._availability: tuple[bool | None, ...] = ()
+        #: Remapped keys (`[dashboard] keys`): binding id -> keys.
+        self.keymap = dict(keymap or {})
+        self._hard_exit = False  # SIGHUP: the terminal is gone
+        self._host_ready = asyncio.Event()  # the hosted supervisor's start is over (or failed)
+        self._start_failed = False
+        self._signals: tuple[signal.Signals, ...] = ()
 
     # ---- layout ---------------------------------------------------------------------------------
 
@@ -173,11 +223,16 @@ class MonitorApp(App[int]):
         yield self._log
         yield self._jobs
         yield Input(placeholder="filter the log by text; Enter applies, Esc cancels", id="filter")
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.console.push_theme(LOG_THEME)
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        loop = asyncio.get_running_loop()
+        for sig in EXIT_SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        self._signals = EXIT_SIGNALS
         self.table.focus()
         if self._notice:
             self.notify(self._notice, markup=False, timeout=8)
@@ -189,23 +244,58 @@ class MonitorApp(App[int]):
     @work(exclusive=True, group="host")
     async def _start_host(self) -> None:
         assert self.host is not None
+        started = False
         try:
             await self.host.start()
+            started = True
         except TuiMonitorError as exc:
-            self.exit(getattr(exc, "exit_code", 1), message=str(exc))
+            code = getattr(exc, "exit_code", 1)
+            if self._hard_exit:
+                os._exit(code)
+            self.exit(code, message=str(exc))
             return
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self._terminal_gone)
-        self._start_feed()
+        finally:
+            self._start_failed = not started
+            self._host_ready.set()
+        if not self._stopping:
+            self._start_feed()
 
     def _start_feed(self) -> None:
         for job in (self.feed.snapshots, self.feed.health, self.feed.events, self.feed.logs):
             self.run_worker(job(), group="feed", exit_on_error=False)
 
-    def _terminal_gone(self) -> None:
-        """SIGHUP (the SSH connection dropped) or SIGTERM: stop strategies gracefully, save their
-        jobs, and leave — without the screen, which is gone (Textual would wait on it forever)."""
-        self._stop_everything("terminal closed (SIGHUP or SIGTERM)", hard_exit=True)
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals = ()
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        """SIGTERM or SIGINT: in run mode stop every strategy gracefully (their jobs saved as
+        `interrupted`), then exit normally, which restores the terminal. SIGHUP (the SSH
+        connection dropped): the same without the screen, which is gone — Textual would wait on
+        it forever — so the process ends with a hard exit once everything is saved."""
+        name = signal.Signals(sig).name
+        if sig == signal.SIGHUP:
+            self._hard_exit = True
+            self._forget_the_terminal()
+        if self.host is None:  # attached: nothing to stop
+            if self._hard_exit:
+                os._exit(0)
+            self.exit(0)
+            return
+        why = f"{name}: the terminal closed" if sig == signal.SIGHUP else name
+        self._stop_everything(f"supervisor shutting down ({why})")
+
+    def _forget_the_terminal(self) -> None:
+        """Draw nothing more: writes to a hung-up terminal fail, Textual's writer thread dies
+        of it, and the next frames would block the event loop (and the shutdown) for good."""
+        driver = self._driver
+        if driver is None:
+            return
+        driver.write = lambda _data: None  # type: ignore[method-assign]
+        with contextlib.suppress(Exception):
+            driver.disable_input()  # its thread would spin on the dead terminal's EOF
 
     # ---- data -----------------------------------------------------------------------------------
 
@@ -293,13 +383,16 @@ class MonitorApp(App[int]):
     def _busy(self, name: str) -> bool:
         return self._inflight.get(name, 0.0) > time.monotonic()
 
-    def _on_main_screen(self) -> bool:
-        return len(self.screen_stack) <= 1
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in MAIN_SCREEN_ACTIONS and not self._on_main_screen():
+        return self._action_state(action, self.screen if self.screen_stack else None)
+
+    def _action_state(self, action: str, screen: Screen[Any] | None) -> bool | None:
+        """Whether `action` acts with `screen` on top: True, None (greyed out: not now) or False
+        (hidden: not on this screen)."""
+        on_main = screen is None or screen is self.screen_stack[0]
+        if action in MAIN_SCREEN_ACTIONS and not on_main:
             return False
-        if action in JOBS_PANEL_KEYS and self.screen_stack and isinstance(self.focused, JobList):
+        if action in JOBS_PANEL_KEYS and screen is not None and isinstance(screen.focused, JobList):
             # The jobs panel has its own enter and u (resume the job under its cursor); where
             # that job cannot resume, the key must not fall through to the strategies' actions.
             return False
@@ -354,7 +447,43 @@ class MonitorApp(App[int]):
             if ok:
                 then()
 
-        self.push_screen(ConfirmScreen(question, yes=yes), answered)
+        keys = (self.key_text("yes").split(" / ")[0], self.key_text("no").split(" / ")[0])
+        self.push_screen(ConfirmScreen(question, yes=yes, keys=keys), answered)
+
+    # ---- keys and the command palette -----------------------------------------------------------
+
+    def key_text(self, action: str) -> str:
+        """The key(s) of an action as they are now (remapped or not), for people to read."""
+        return key_label(self.keymap.get(action, DASHBOARD_KEYS[action]))
+
+    def help_rows(self) -> list[tuple[str, str]]:
+        keys = {action: self.key_text(action) for action in DASHBOARD_KEYS}
+        return [(template.format(**keys), text) for template, text in self.HELP]
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette (ctrl+p): Textual's own commands, and every dashboard action that would
+        act now on `screen` (the one the palette was opened on). A command runs its action
+        through `run_action` — the same path, checks and questions as its key."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # Textual's quits at once; ours asks in run mode
+                yield command
+        name = self.selected or ""
+        for action, title, text in PALETTE:
+            if self._action_state(action, screen) is True:
+                yield SystemCommand(
+                    title.format(name=name),
+                    f"{text} — key {self.key_text(action)}",
+                    functools.partial(self._palette, action),
+                )
+        if self.host is None:
+            text = "leave the dashboard; the supervisor and its strategies keep running"
+        else:
+            text = "asks whether to stop every strategy, then quits"
+        quit_keys = f"{self.key_text('quit')}, ctrl+q"
+        yield SystemCommand("Quit", f"{text} — key {quit_keys}", self.action_quit)
+
+    async def _palette(self, action: str) -> None:
+        await self.run_action(action)
 
     def action_restart(self) -> None:
         name = self.selected
@@ -450,13 +579,16 @@ class MonitorApp(App[int]):
         self.push_screen(InfoScreen("health", health_body(self.health_report)))
 
     def action_help(self) -> None:
-        self.push_screen(InfoScreen("help", help_body(self.HELP)))
+        self.push_screen(InfoScreen("help", help_body(self.help_rows())))
 
     # ---- quitting -------------------------------------------------------------------------------
 
-    def action_quit_app(self) -> None:
-        if isinstance(self.screen, ConfirmScreen):
-            return
+    async def action_quit(self) -> None:
+        """Every way of quitting — q, Textual's ctrl+q, ctrl+c, the palette's Quit — comes here.
+        Attached, it leaves and stops nothing; hosting the supervisor, it asks first whether to
+        stop every strategy (the default answer is no)."""
+        if self._stopping or any(isinstance(s, ConfirmScreen) for s in self.screen_stack):
+            return  # one question at a time; and a shutdown under way ends by itself
         if self.host is None:
             self.exit(0)  # attached: quitting stops nothing
             return
@@ -469,14 +601,26 @@ class MonitorApp(App[int]):
         )
 
     @work(group="shutdown")
-    async def _stop_everything(self, reason: str, hard_exit: bool = False) -> None:
-        if self._stopping and not hard_exit:
-            return
+    async def _stop_everything(self, reason: str) -> None:
+        """Stop every strategy (jobs saved as `interrupted`), then leave: normally, so Textual
+        restores the terminal — or, after SIGHUP, with a hard exit (there is no terminal)."""
+        if self._stopping:
+            return  # already under way (a SIGHUP meanwhile makes it end with the hard exit)
         self._stopping = True
-        if not hard_exit:
-            self.notify("stopping every strategy…", timeout=30)
-        if self.host is not None:
-            await self.host.stop(reason)
-        if hard_exit:
-            os._exit(0)  # state, jobs and logs are saved; nothing is left to draw on
-        self.exit(0)
+        code = 0
+        try:
+            if not self._hard_exit:
+                self.notify("stopping every strategy…", timeout=30)
+            if self.host is not None:
+                await self._host_ready.wait()  # a signal during the start: stop what started
+                if self._start_failed:
+                    return  # the app is already leaving with the start's error
+                await self.host.stop(reason)
+        except Exception:
+            code = 1
+            raise
+        finally:
+            if self._hard_exit:
+                os._exit(code)  # state, jobs and logs are saved; nothing is left to draw on
+            if not self._start_failed:
+                self.exit(code)

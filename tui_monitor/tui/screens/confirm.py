@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from tui_monitor.config import DASHBOARD_KEYS
 from tui_monitor.tui.format import literal
 
 
@@ -22,20 +23,28 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Button { margin: 0 2; }
     """
     BINDINGS = [  # noqa: RUF012 - Textual's API
-        Binding("y", "answer(True)", "yes"),
-        Binding("n,escape", "answer(False)", "no"),
+        Binding(DASHBOARD_KEYS["yes"], "answer(True)", "yes", id="yes"),
+        Binding(DASHBOARD_KEYS["no"], "answer(False)", "no", id="no"),
     ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "Cancel") -> None:
+    def __init__(
+        self,
+        question: str,
+        yes: str = "Yes",
+        no: str = "Cancel",
+        keys: tuple[str, str] = ("y", "n"),
+    ) -> None:
+        """`keys`: how the buttons name the yes and no keys (they can be remapped)."""
         super().__init__()
         self.question, self.yes, self.no = question, yes, no
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(literal(self.question, 300))
             with Horizontal():
-                yield Button(f"{self.yes} (y)", id="yes", variant="error")
-                yield Button(f"{self.no} (n)", id="no", variant="primary")
+                yield Button(f"{self.yes} ({self.keys[0]})", id="yes", variant="error")
+                yield Button(f"{self.no} ({self.keys[1]})", id="no", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()  # Enter on a held key answers "no"

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui_monitor.config import DASHBOARD_KEYS
 from tui_monitor.errors import TuiMonitorError
 from tui_monitor.tui.format import STATE_STYLES, age, literal
 from tui_monitor.tui.widgets.logtail import LogTail
@@ -91,11 +92,12 @@ class DetailScreen(Screen[None]):
     DetailScreen LogTail { height: 1fr; }
     """
     BINDINGS = [  # noqa: RUF012
-        Binding("escape,q", "app.pop_screen", "back"),
-        Binding("r", "app.restart", "restart"),
-        Binding("s", "app.stop", "stop"),
-        Binding("t", "app.start", "start"),
-        Binding("u", "app.resume", "resume"),
+        # The same ids as the main screen's keys: `[dashboard] keys` remaps both.
+        Binding(DASHBOARD_KEYS["back"], "app.pop_screen", "back", id="back"),
+        Binding(DASHBOARD_KEYS["restart"], "app.restart", "restart", id="restart"),
+        Binding(DASHBOARD_KEYS["stop"], "app.stop", "stop", id="stop"),
+        Binding(DASHBOARD_KEYS["start"], "app.start", "start", id="start"),
+        Binding(DASHBOARD_KEYS["resume"], "app.resume", "resume", id="resume"),
     ]
 
     def __init__(self, view: SupervisorView, name: str) -> None:
