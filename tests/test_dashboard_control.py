@@ -60,6 +60,7 @@ from tui_monitor.tui.app import MonitorApp
 from tui_monitor.tui.screens.confirm import ConfirmScreen
 from tui_monitor.tui.screens.detail import DetailScreen
 from tui_monitor.tui.screens.info import InfoScreen
+from tui_monitor.tui.widgets.jobs import JobList
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -254,22 +255,31 @@ def remapped_config(folder: Path, keys: str) -> Config:
 
 
 async def test_remapped_keys_act_and_the_old_ones_do_not(tmp_path: Path) -> None:
-    config = remapped_config(tmp_path, 'restart = "R"\nyes = "j"\nhelp = ["f1", "question_mark"]')
-    assert config.dashboard.keys == {"restart": "R", "yes": "j", "help": "f1,question_mark"}
+    keys = 'restart = "R"\nyes = "j"\nhelp = ["f1", "question_mark"]\n'
+    keys += 'detail = "d"\nresume = "U"\nback = "b"'
+    config = remapped_config(tmp_path, keys)
+    assert config.dashboard.keys == {
+        **{"restart": "R", "yes": "j", "help": "f1,question_mark"},
+        **{"detail": "d", "resume": "U", "back": "b"},
+    }
     async with hosted(config) as d:
         app = d.app
         bound = {key: b.binding.action for key, b in app.screen.active_bindings.items()}
         assert bound["R"] == "restart" and "r" not in bound
+        # the strategies table's own detail key (it had enter) and the resume key
+        assert bound["d"] == "select_cursor" and "enter" not in bound
+        assert bound["U"] == "resume" and "u" not in bound
         pid = d.pid("alpha")
         # r does nothing now: had it asked, "?" would have answered the question, not helped
         await d.press("r", "question_mark")
         await d.on(InfoScreen)
         await d.sees("R           restart the selected strategy")
-        await d.press("escape")
+        await d.sees("b           back from the details; close this help")
+        await d.press("b")  # the remapped way back closes it, as the help says
         await d.on(None)
         await d.press("f1")  # a second key for help
         await d.on(InfoScreen)
-        await d.press("escape")
+        await d.press("escape")  # and esc always
         await d.on(None)
 
         # R asks; the question names the remapped answer key, y no longer answers, j does
@@ -285,13 +295,43 @@ async def test_remapped_keys_act_and_the_old_ones_do_not(tmp_path: Path) -> None
         await d.shows("alpha", "running")
         assert d.pid("alpha") != pid
 
-        # the detail screen's copy of the key is remapped too
+        # d opens the detail (enter on the table no longer does); its footer names the way back
+        # as remapped, and the detail screen's copy of the restart key is remapped too
         await d.idle("alpha")
-        await d.detail("alpha")
+        await d.press("enter")
+        await d.pilot.pause(0.1)
+        assert len(app.screen_stack) == 1
+        await d.press("d")
+        await d.on(DetailScreen)
+        await d.sees("b back")
+        assert "esc back" not in d.text()
         await d.press("R")
         await d.on(ConfirmScreen)
         await d.press("escape")
         await d.wait(lambda: isinstance(app.screen, DetailScreen))
+        await d.press("b")
+        await d.on(None)
+
+        # the jobs panel's keys are the detail and resume keys as remapped: d or U resumes the
+        # job under its cursor, enter and u do nothing
+        await d.ask("s", "j")
+        await d.shows("alpha", "stopped")
+        jobs = app.query_one(JobList)
+        jobs.focus()
+        await d.wait(lambda: app.focused is jobs)
+        await d.wait(lambda: jobs.jobs.get("strategy_alpha", {}).get("resumable"))
+        bound = {key: b.binding.action for key, b in app.screen.active_bindings.items()}
+        assert bound["d"] == bound["U"] == "resume_job"
+        assert "enter" not in bound and "u" not in bound
+        await d.idle("alpha")
+        resumes = len(d.resumes("alpha"))
+        await d.press("enter", "u")
+        await d.pilot.pause(0.1)
+        assert d.state("alpha") == "stopped" and len(app.screen_stack) == 1
+        await d.press("U")
+        await d.shows("alpha", "running")
+        await d.wait(lambda: len(d.resumes("alpha")) == resumes + 1)
+        assert d.resumes("alpha")[-1] is not None  # from its checkpoint
 
 
 @pytest.mark.parametrize(

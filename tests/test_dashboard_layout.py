@@ -1,5 +1,6 @@
 """The dashboard's layout at the sizes it promises (usable at 80x24, better when larger), its
-system panel against the configured thresholds, and its screen under NO_COLOR.
+system panel against the configured thresholds, and its screen under NO_COLOR (every text
+legible in greys).
 
 Over FakeView's fixed data (clock, metrics, health), like the snapshot tests, with a set of four
 strategies shaped like the bundled demo's; the thresholds also through a real supervisor, in
@@ -17,15 +18,28 @@ from typing import Any
 
 import pytest
 from rich.color import Color
-from textual.geometry import Region
+from textual.geometry import Offset, Region
 from textual.pilot import Pilot
+from textual.scrollbar import ScrollBar, ScrollBarCorner
 
 from tests import fakeview
 from tests.conftest import FAST, script, write_config
 from tests.fakeview import NOW, FakeView
-from tests.test_dashboard import WORKER, dashboard, fake_dashboard, screen_text, until
+from tests.test_dashboard import (
+    FAKE_FEED,
+    WORKER,
+    dashboard,
+    fake_dashboard,
+    quiet,
+    screen_text,
+    select,
+    until,
+)
 from tui_monitor.config import load_config
 from tui_monitor.tui.app import MonitorApp
+from tui_monitor.tui.format import RED
+from tui_monitor.tui.screens.detail import DetailScreen
+from tui_monitor.tui.screens.info import InfoScreen
 from tui_monitor.tui.widgets.jobs import JobList
 from tui_monitor.tui.widgets.strategies import StrategyTable
 from tui_monitor.tui.widgets.system import SystemPanel
@@ -145,12 +159,26 @@ class DemoView(FakeView):
 
 
 @contextlib.asynccontextmanager
-async def demo(size: tuple[int, int]) -> AsyncIterator[tuple[MonitorApp, Pilot]]:
-    async with fake_dashboard(size, view=DemoView(), rows=len(DEMO)) as (app, pilot):
-        panel = app.query_one(SystemPanel)
-        await until(lambda: "state+logs" in str(panel.render()))
-        await pilot.pause()
-        yield app, pilot
+async def demo(
+    size: tuple[int, int], keymap: dict[str, str] | None = None
+) -> AsyncIterator[tuple[MonitorApp, Pilot]]:
+    """The dashboard over DemoView, loaded (fake_dashboard's way); `keymap`: keys remapped, as
+    `[dashboard.keys]` does."""
+    app = MonitorApp(
+        DemoView(), mode="attach", clock=lambda: NOW, feed_settings=FAKE_FEED, keymap=keymap
+    )
+    app.animation_level = "none"
+    async with app.run_test(size=size) as pilot:
+        try:
+            await until(lambda: app.snapshot is not None and app.health_report is not None)
+            await until(lambda: app.query_one(StrategyTable).row_count == len(DEMO))
+            panel = app.query_one(SystemPanel)
+            await until(lambda: "state+logs" in str(panel.render()))
+            await until(lambda: "quit" in footer(app))  # composed late on a busy machine
+            await pilot.pause()
+            yield app, pilot
+        finally:
+            await quiet(app, pilot)
 
 
 def lines_of(app: MonitorApp, region: Region) -> list[str]:
@@ -179,7 +207,7 @@ def rows_shown(
 
 
 async def test_at_80x24_the_footer_shows_the_essential_keys() -> None:
-    async with demo(SMALL) as (app, _pilot):
+    async with demo(SMALL) as (app, pilot):
         keys = footer(app)
         essential = ("⏎ detail", "r restart", "s stop", "t start", "u resume", "h health")
         for key in (*essential, "? help", "q quit"):
@@ -188,13 +216,34 @@ async def test_at_80x24_the_footer_shows_the_essential_keys() -> None:
         app.query_one(JobList).focus()
         await until(lambda: "resume job" in footer(app))
         assert "? help" in footer(app) and "q quit" in footer(app)
+        # the detail screen: its way back whole (q goes back there), its keys, and help
+        app.table.focus()
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, DetailScreen))
+        await until(lambda: "esc/q back" in footer(app))
+        for key in ("r restart", "s stop", "t start", "u resume", "h health", "? help"):
+            assert key in footer(app), footer(app)
+        await pilot.press("q")
+        await until(lambda: len(app.screen_stack) == 1)
+        assert app.is_running
 
 
 async def test_at_80x24_the_header_shows_the_time_and_the_reasons_key() -> None:
-    async with demo(SMALL) as (app, _pilot):
+    """The key named is the one mapped to the health reasons (here remapped: f2, not h)."""
+    async with demo(SMALL, keymap={"health": "f2"}) as (app, pilot):
         line = header(app)
         assert line.rstrip().endswith(TIME), line
-        assert "DEGRADED" in line and "h: 2 reasons" in line and "trading-box-01" in line
+        assert "DEGRADED" in line and "f2: 2 reasons" in line and "trading-box-01" in line
+        assert "h: " not in line
+        # that key shows the reasons, and closes them again; h does nothing now
+        await pilot.press("h")
+        await pilot.pause()
+        assert len(app.screen_stack) == 1
+        await pilot.press("f2")
+        await until(lambda: isinstance(app.screen, InfoScreen))
+        assert "hangs: heartbeat overdue" in screen_text(app)
+        await pilot.press("f2")
+        await until(lambda: len(app.screen_stack) == 1)
 
 
 async def test_at_80x24_every_demo_strategy_is_in_the_table() -> None:
@@ -209,6 +258,12 @@ async def test_at_80x24_the_jobs_show_two_rows_and_why_the_selected_cannot_resum
         # the note column is off the screen; the selected job's note is on the panel's edge
         assert jobs.selected is not None and jobs.selected["job_id"] == "strategy_batch"
         assert "strategy_batch: cannot resume: it has completed" in screen_text(app)
+        # the columns that are: job id, strategy, status and the Resume cell
+        shown = [line.strip("│ ") for line in lines_of(app, jobs.region)]
+        assert any(line.split()[:3] == ["job", "strategy", "status"] for line in shown), shown
+        (row,) = [line for line in shown if line.startswith("strategy_batch")]
+        assert row.split()[:3] == ["strategy_batch", "batch", "completed"], row
+        assert row.split()[3:5] == ["▶", "Resume"], row
         jobs.focus()
         await pilot.press("down")
         await until(lambda: "strategy_crashy: cannot resume: it is running" in screen_text(app))
@@ -262,13 +317,13 @@ def percent_style_of(panel: SystemPanel, shown: str) -> str:
 async def test_the_disk_is_coloured_by_its_own_threshold() -> None:
     async with demo(SMALL) as (app, _pilot):
         # 83 % is past an 80 % threshold (under the default 90 %, it would be yellow)
-        assert percent_style_of(app.query_one(SystemPanel), " 83%/80%") == "bold red"
+        assert percent_style_of(app.query_one(SystemPanel), " 83%/80%") == f"bold {RED}"
     async with fake_dashboard(SMALL) as (app, _pilot):
         panel = app.query_one(SystemPanel)
         await until(lambda: "63%/90%" in str(panel.render()))
         # a supervisor that does not send its thresholds: the defaults
         assert percent_style_of(panel, " 63%/90%") == "green"
-        assert percent_style_of(panel, " 93%/90%") == "bold red"
+        assert percent_style_of(panel, " 93%/90%") == f"bold {RED}"
 
 
 @pytest.mark.parametrize("mode", ["run", "attach"])
@@ -306,6 +361,63 @@ def colours(app: MonitorApp) -> set[tuple[int, int, int]]:
     return seen
 
 
+#: The least contrast (WCAG's ratio of relative luminances, 1 to 21) allowed under NO_COLOR: 4.5
+#: (WCAG AA for text) where a colour says something — a state, a threshold passed, an error —
+#: and 3 for anything else drawn (text greyed out on purpose, a cell under the cursor, a sparkline).
+SAYS, LEGIBLE = 4.5, 3.0
+#: Lines, not text: borders, the footer's separator (scrollbars are left out by their regions).
+LINES = {chr(c) for c in range(0x2500, 0x2580)} | set("▏▕")
+
+
+def luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG's relative luminance of an sRGB colour."""
+    linear = [
+        v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in (c / 255 for c in rgb)
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def contrasts(app: MonitorApp) -> list[tuple[str, float]]:
+    """Every piece of text (and graphics) on the screen — lines and scrollbars aside — with its
+    contrast against its own background, in the colours the terminal gets."""
+    compositor = app.screen._compositor
+    bars = [
+        region.intersection(clip)
+        for widget, (region, clip) in compositor.visible_widgets.items()
+        if isinstance(widget, ScrollBar | ScrollBarCorner)
+    ]
+    shown = []
+    for y, strip in enumerate(compositor.render_strips()):
+        x = 0
+        for segment in strip:
+            text, style, at = segment.text.strip(), segment.style, Offset(x, y)
+            x += segment.cell_length
+            if not text or set(text) <= LINES or any(bar.contains_point(at) for bar in bars):
+                continue
+            assert style is not None and style.color and style.bgcolor and not style.dim, text
+            fg, bg = style.color.get_truecolor(), style.bgcolor.get_truecolor()
+            if style.reverse:
+                fg, bg = bg, fg
+            shown.append((text, contrast(tuple(fg), tuple(bg))))  # type: ignore[arg-type]
+    return shown
+
+
+def assert_legible(app: MonitorApp, says: tuple[str, ...]) -> None:
+    """Nothing on the screen too faint to read, and each text of `says` (shown) at least AA."""
+    shown = contrasts(app)
+    faint = [(text, round(ratio, 2)) for text, ratio in shown if ratio < LEGIBLE]
+    assert not faint, faint
+    for word in says:
+        ratios = [ratio for text, ratio in shown if word in text]
+        assert ratios, f"{word!r} is not on the screen"
+        assert min(ratios) >= SAYS, (word, round(min(ratios), 2))
+
+
 async def test_no_color_shows_no_colour_and_every_state_in_words(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -327,3 +439,26 @@ async def test_no_color_shows_no_colour_and_every_state_in_words(
         text = screen_text(app)
         assert "UNHEALTHY" in text and "2 reason(s) — press h" in text
         assert "93%/90%" in text
+
+        # and legible in greys (red was a grey of 59 on backgrounds of 18 to 51): every log line
+        # shown, with its levels
+        await pilot.press("a")
+        await until(lambda: "ERROR" in screen_text(app))
+        await pilot.pause()
+        states = ("running", "backoff", "fatal", "exited", "stopped", "stopping")
+        assert_legible(
+            app,
+            (
+                *states[:-1],
+                *("5/5", "4/5", "SIGKILL", "SIGTERM", "55s/1m00s", "41s/1m00s"),
+                *("UNHEALTHY", "93%/90%", "63%/90%", "press h"),
+                *("failed", "paused", "interrupted", "▶ Resume", "ERROR", "WARNING", "DEBUG"),
+                *("jobs running 3", "log: all strategies"),  # the panels' titles
+            ),
+        )
+        # the detail of a fatal strategy: its state, its last error, the way back
+        await select(app, "risk_report")
+        await pilot.press("enter")
+        await until(lambda: "last error" in screen_text(app) and "esc/q back" in screen_text(app))
+        await pilot.pause()
+        assert_legible(app, ("fatal", "last error", "gave up (last: exit code 1)", "restarts"))

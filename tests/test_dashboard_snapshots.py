@@ -138,6 +138,6 @@ def test_detail_screen(snap_compare: Any) -> None:
         await until(lambda: "KeyError" in rendered(screen, "#history-text"))
         await until(lambda: "orders_today" in rendered(screen, "#checkpoint-text"))
         await until(lambda: len(screen.query_one(LogTail).lines) == 6)
-        await settled(pilot, "esc back", "first heartbeat", "15:06:37 btc_arbitrage")
+        await settled(pilot, "esc/q back", "first heartbeat", "15:06:37 btc_arbitrage")
 
     assert snap_compare(dashboard(), terminal_size=(120, 40), run_before=run_before)

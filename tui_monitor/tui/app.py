@@ -27,6 +27,7 @@ from tui_monitor.config import DASHBOARD_KEYS
 from tui_monitor.errors import TuiMonitorError
 from tui_monitor.host import SupervisorHost
 from tui_monitor.tui.feed import Feed, FeedSettings
+from tui_monitor.tui.format import LEVEL_STYLES, MAGENTA
 from tui_monitor.tui.messages import (
     ConnectionLost,
     EventArrived,
@@ -53,7 +54,8 @@ STARTABLE = {"stopped", "exited", "fatal", "backoff"}
 COMMAND_COOLDOWN = 0.5  # seconds after a command before the same key acts on that row again
 #: Actions on the selected strategy: greyed out while it cannot take them.
 ROW_ACTIONS = ("restart", "stop", "start", "resume", "detail")
-JOBS_PANEL_KEYS = ("resume", "detail")  # what the jobs panel's enter and u stand for there
+#: The jobs panel binds these keys (remapped or not) itself: they resume the job under its cursor.
+JOBS_PANEL_KEYS = ("resume", "detail")
 #: Actions of the main screen's panels: hidden while another screen (the detail) is on top, where
 #: they would act on panels that cannot be seen.
 MAIN_SCREEN_ACTIONS = frozenset(
@@ -95,12 +97,12 @@ def key_label(keys: str) -> str:
 LOG_THEME = Theme(
     {
         "log.time": "dim",
-        "log.debug": "dim",
-        "log.warning": "yellow",
-        "log.error": "bold red",
-        "log.critical": "bold white on red",
+        "log.debug": LEVEL_STYLES["DEBUG"],
+        "log.warning": LEVEL_STYLES["WARNING"],
+        "log.error": LEVEL_STYLES["ERROR"],
+        "log.critical": LEVEL_STYLES["CRITICAL"],
         "log.order": "bold cyan",
-        "log.system": "magenta",
+        "log.system": MAGENTA,
     }
 )
 
@@ -215,6 +217,7 @@ class MonitorApp(App[int]):
         self._jobs = JobList(self.clock, id="jobs")
         header = HeaderBar(self.clock, id="header")
         header.mode = self.mode
+        header.health_key = self.first_key("health")
         yield header
         yield SystemPanel(id="system")
         with Panel(id="strategies-box") as box:
@@ -447,7 +450,7 @@ class MonitorApp(App[int]):
             if ok:
                 then()
 
-        keys = (self.key_text("yes").split(" / ")[0], self.key_text("no").split(" / ")[0])
+        keys = (self.first_key("yes"), self.first_key("no"))
         self.push_screen(ConfirmScreen(question, yes=yes, keys=keys), answered)
 
     # ---- keys and the command palette -----------------------------------------------------------
@@ -455,6 +458,22 @@ class MonitorApp(App[int]):
     def key_text(self, action: str) -> str:
         """The key(s) of an action as they are now (remapped or not), for people to read."""
         return key_label(self.keymap.get(action, DASHBOARD_KEYS[action]))
+
+    def first_key(self, action: str) -> str:
+        """The first key of an action, for a hint that names one ("press h")."""
+        return self.key_text(action).split(" / ")[0]
+
+    def get_key_display(self, binding: Binding) -> str:
+        """A footer names every key of a dashboard action, as it is mapped now: the detail
+        screen's way back is "esc/q back" (Textual's footer would show the first key only), or
+        "b back" where `[dashboard.keys]` says so."""
+        keys = self.keymap.get(binding.id or "", DASHBOARD_KEYS.get(binding.id or ""))
+        if binding.key_display or not keys or "," not in keys:
+            return super().get_key_display(binding)
+        return "/".join(
+            super(MonitorApp, self).get_key_display(binding.with_key(key, key_display=None))
+            for key in keys.split(",")
+        )
 
     def help_rows(self) -> list[tuple[str, str]]:
         keys = {action: self.key_text(action) for action in DASHBOARD_KEYS}

@@ -9,33 +9,44 @@ from rich.text import Text
 
 from tui_monitor.text import safe_text
 
+#: Colours for text on the dashboard's dark background, light enough to read in greyscale too:
+#: under NO_COLOR Textual turns every colour into the grey of its luminance, and its own red and
+#: magenta (#f4005f) become a grey of 59 — unreadable on the backgrounds, greys of 18 to 51. These
+#: keep a contrast of at least 4.5:1 (WCAG AA) on all of them, and each is a colour of the
+#: 256-colour palette (shown as is there). Yellow, green and cyan are light enough already.
+RED = "#ff8787"  # xterm 210; grey 161
+BLUE = "#87afff"  # xterm 111; grey 172
+MAGENTA = "#d787ff"  # xterm 177; grey 161
+#: The most severe states are a block (white on red), whatever the colours.
+ALARM = "bold white on red"
+
 STATE_STYLES = {
     "running": "bold green",
     "starting": "cyan",
     "backoff": "bold yellow",
-    "stopping": "magenta",
+    "stopping": MAGENTA,
     "stopped": "dim",
-    "exited": "blue",
-    "fatal": "bold white on red",
+    "exited": BLUE,
+    "fatal": ALARM,
 }
 JOB_STYLES = {
     "running": "green",
     "paused": "yellow",
     "interrupted": "bold yellow",
-    "failed": "bold red",
-    "completed": "blue",
+    "failed": f"bold {RED}",
+    "completed": BLUE,
 }
 HEALTH_STYLES = {
     "healthy": "bold black on green",
     "degraded": "bold black on yellow",
-    "unhealthy": "bold white on red",
+    "unhealthy": ALARM,
 }
 LEVEL_STYLES = {
     "DEBUG": "dim",
     "INFO": "",
     "WARNING": "yellow",
-    "ERROR": "bold red",
-    "CRITICAL": "bold white on red",
+    "ERROR": f"bold {RED}",
+    "CRITICAL": ALARM,
 }
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -90,7 +101,7 @@ def bar(fraction: float | None, width: int = 10) -> str:
 
 def percent_style(value: float, threshold: float = 90.0) -> str:
     if value >= threshold:
-        return "bold red"
+        return f"bold {RED}"
     if value >= threshold * 0.8:
         return "yellow"
     return "green"
@@ -105,16 +116,16 @@ def heartbeat_cell(age_s: float | None, timeout: float, state: str) -> Cell:
     if age_s is None:
         return "none yet", "yellow"
     ratio = age_s / timeout
-    style = "green" if ratio < 0.5 else "yellow" if ratio < 0.8 else "bold red"
+    style = "green" if ratio < 0.5 else "yellow" if ratio < 0.8 else f"bold {RED}"
     return f"{age(age_s)}/{age(timeout)}", style
 
 
 def last_exit_cell(code: int | None, sig: str | None) -> Cell:
     if sig:
-        return sig, "red"
+        return sig, RED
     if code is None:
         return "-", "dim"
-    return str(code), "green" if code == 0 else "red"
+    return str(code), "green" if code == 0 else RED
 
 
 def level_at_least(level: str, minimum: str) -> bool:

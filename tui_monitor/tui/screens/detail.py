@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui_monitor.config import DASHBOARD_KEYS
 from tui_monitor.errors import TuiMonitorError
-from tui_monitor.tui.format import STATE_STYLES, age, literal
+from tui_monitor.tui.format import LEVEL_STYLES, RED, STATE_STYLES, age, literal
+from tui_monitor.tui.widgets.footer import KeyFooter
 from tui_monitor.tui.widgets.logtail import LogTail
 from tui_monitor.view import SupervisorView
 
@@ -44,8 +45,8 @@ def summary(s: dict[str, Any], job: dict[str, Any] | None) -> Text:
         t.append("\nlast message: ")
         t.append_text(literal(s["heartbeat_message"], 300))
     if s.get("last_error"):
-        t.append("\nlast error: ", style="bold red")
-        t.append_text(literal(s["last_error"], 500, "red"))
+        t.append("\nlast error: ", style=f"bold {RED}")
+        t.append_text(literal(s["last_error"], 500, RED))
     if job:
         t.append(f"\njob {job['job_id']}: {job['status']}, {job.get('runs', 0)} runs")
     return t
@@ -64,7 +65,7 @@ def history_text(events: list[dict[str, Any]], runs: list[dict[str, Any]]) -> Te
     t.append("\nevents (newest last)\n", style="bold underline")
     for ev in events[-30:]:
         level = ev.get("level", "INFO")
-        style = {"WARNING": "yellow", "ERROR": "bold red"}.get(level, "")
+        style = {"WARNING": LEVEL_STYLES["WARNING"], "ERROR": LEVEL_STYLES["ERROR"]}.get(level, "")
         t.append(f"{_when(ev.get('time'))} ", style="dim")
         t.append_text(literal(ev.get("text") or ev.get("kind", ""), 300, style))
         t.append("\n")
@@ -117,7 +118,7 @@ class DetailScreen(Screen[None]):
                 yield Static(id="checkpoint-text")
         with Vertical():
             yield LogTail(following=self.strategy, id="detail-log")
-        yield Footer()
+        yield KeyFooter()  # as the main screen's: fitted to the width, the way back always shown
 
     async def on_mount(self) -> None:
         await self.refresh_all()
@@ -138,7 +139,7 @@ class DetailScreen(Screen[None]):
             self.query_one("#checkpoint-text", Static).update(checkpoint_text(record))
             lines = await self.view.log_lines(self.strategy, after=self._seq, limit=2000)
         except (TuiMonitorError, OSError) as exc:
-            self.query_one("#summary", Static).update(literal(f"cannot refresh: {exc}", 200, "red"))
+            self.query_one("#summary", Static).update(literal(f"cannot refresh: {exc}", 200, RED))
             return
         if lines:
             self._seq = max(line["seq"] for line in lines)

@@ -11,7 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui_monitor.tui.format import HEALTH_STYLES, literal
+from tui_monitor.config import DASHBOARD_KEYS
+from tui_monitor.tui.format import HEALTH_STYLES, RED, literal
 
 
 class InfoScreen(ModalScreen[None]):
@@ -22,7 +23,14 @@ class InfoScreen(ModalScreen[None]):
         padding: 1 2; border: thick $primary; background: $surface;
     }
     """
-    BINDINGS = [Binding("escape,q,h,question_mark,enter", "app.pop_screen", "close")]  # noqa: RUF012
+    #: Closed by the way back (esc, q), the key that opened it (h, ?), enter — with the app's ids:
+    #: remapped by `[dashboard.keys]`, as the help says — and always by esc.
+    BINDINGS = [  # noqa: RUF012
+        Binding(DASHBOARD_KEYS["back"], "app.pop_screen", "close", id="back"),
+        Binding(DASHBOARD_KEYS["health"], "app.pop_screen", "close", id="health", show=False),
+        Binding(DASHBOARD_KEYS["help"], "app.pop_screen", "close", id="help", show=False),
+        Binding("enter", "app.pop_screen", "close", show=False),
+    ]
 
     def __init__(self, title: str, body: Text) -> None:
         super().__init__()
@@ -32,6 +40,10 @@ class InfoScreen(ModalScreen[None]):
         with VerticalScroll() as scroll:
             scroll.border_title = self.title_text
             yield Static(self.body)
+
+    def key_escape(self) -> None:
+        """esc closes it even where the way back is remapped to other keys."""
+        self.app.pop_screen()
 
 
 def health_body(report: dict[str, Any] | None) -> Text:
@@ -45,7 +57,7 @@ def health_body(report: dict[str, Any] | None) -> Text:
     if not reasons:
         t.append("Nothing to report: every strategy is running as it should.\n")
     for r in reasons:
-        style = "bold red" if r.get("severity") == "unhealthy" else "yellow"
+        style = f"bold {RED}" if r.get("severity") == "unhealthy" else "yellow"
         t.append(f"• {r.get('code', '')}: ", style=style)
         t.append_text(literal(r.get("message", ""), 400))
         t.append("\n")

@@ -1,4 +1,5 @@
-"""Header: host, supervisor uptime, the health badge (reasons one keystroke away: `h`), a clock."""
+"""Header: host, supervisor uptime, the health badge (reasons one keystroke away: the health key,
+`h` unless remapped), a clock."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from tui_monitor.tui.format import HEALTH_STYLES, age, literal
+from tui_monitor.tui.format import ALARM, HEALTH_STYLES, RED, age, literal
 
 
 class HeaderBar(Widget):
@@ -29,6 +30,9 @@ class HeaderBar(Widget):
         self.status = "unknown"
         self.reason_count = 0
         self.connection: str | None = None
+        #: The key that shows the health reasons, as the hint names it (the app sets it from its
+        #: keymap).
+        self.health_key = "h"
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh)
@@ -79,15 +83,15 @@ class HeaderBar(Widget):
             text.append(f"  [{self.mode}]", style="dim")
         text.append(f"  up {age(self.uptime)}  ")
         if self.connection:
-            text.append(" DISCONNECTED ", style="bold white on red")
+            text.append(" DISCONNECTED ", style=ALARM)
             text.append(" ")
-            text.append_text(literal(self.connection, 60, "red"))
+            text.append_text(literal(self.connection, 60, RED))
         else:
             style = HEALTH_STYLES.get(self.status, "reverse")
             text.append(f" {self.status.upper()} ", style=style)
-            count = self.reason_count
+            count, key = self.reason_count, self.health_key
             if count and long_hint:
-                text.append(f" {count} reason(s) — press h", style="dim")
+                text.append(f" {count} reason(s) — press {key}", style="dim")
             elif count:
-                text.append(f" h: {count} reason{'s' if count > 1 else ''}", style="dim")
+                text.append(f" {key}: {count} reason{'s' if count > 1 else ''}", style="dim")
         return text

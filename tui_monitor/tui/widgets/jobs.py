@@ -1,10 +1,10 @@
-"""The jobs list: one row per job with its status, progress, checkpoint age and a Resume button
-that is enabled only where resuming is possible — and says why not where it is not.
+"""The jobs list: one row per job with its strategy, status, progress, checkpoint age and a Resume
+button that is enabled only where resuming is possible — and says why not where it is not.
 
 A keyed DataTable updated cell by cell, like the strategies table. It was a column of widgets
 (a label, a bar and a button per job): with 200 jobs that is ~13,000 widgets, and Textual's layout
-of them cost a second per key press. The "button" is now a cell: clicking it, or `enter`/`u` on
-the row, resumes the job.
+of them cost a second per key press. The "button" is now a cell: clicking it, or the detail or
+resume key (`enter`, `u`, or what `[dashboard.keys]` makes them) on the row, resumes the job.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
+from tui_monitor.config import DASHBOARD_KEYS
 from tui_monitor.tui.format import JOB_STYLES, Cell, age, bar, literal, text_cell
 from tui_monitor.tui.messages import ResumeRequested
 from tui_monitor.tui.widgets.livetable import LiveTable
 
 COLUMNS: list[tuple[str, str]] = [
     ("job", "job"),
+    ("strategy", "strategy"),
     ("status", "status"),
     ("resume", ""),
     ("progress", "progress"),
@@ -33,8 +35,12 @@ COLUMNS: list[tuple[str, str]] = [
 ]
 COLUMN_KEYS = [key for key, _ in COLUMNS]
 RESUME_COLUMN = COLUMN_KEYS.index("resume")
-RESUME_ENABLED: Cell = (" ▶ Resume ", "bold black on green")
+#: Reversed (black on green): under the row cursor, which imposes its own text colour, the button
+#: turns black on that colour, instead of a light text on light green.
+RESUME_ENABLED: Cell = (" ▶ Resume ", "bold reverse green on black")
 RESUME_DISABLED: Cell = (" ▶ Resume ", "dim strike")
+#: The job id names the strategy already (`strategy_<name>`): its column stays narrow.
+STRATEGY_CHARS = 15
 
 
 def note(job: dict[str, Any]) -> str:
@@ -53,9 +59,10 @@ def cells(job: dict[str, Any], now: float) -> dict[str, Cell]:
     resumable = bool(job["resumable"])
     return {
         "job": text_cell(job["job_id"], 40, "bold"),
+        "strategy": text_cell(job["strategy"], STRATEGY_CHARS),
         "status": (status, JOB_STYLES.get(status, "")),
         "progress": (
-            f"{bar(progress, 10)} {'' if progress is None else f'{progress * 100:3.0f}%'}",
+            f"{bar(progress, 8)} {'' if progress is None else f'{progress * 100:3.0f}%'}",
             "cyan",
         ),
         "checkpoint": (f"{age(now - checkpoint_at)} ago" if checkpoint_at else "none", "dim"),
@@ -69,9 +76,12 @@ class JobList(LiveTable):
     DEFAULT_CSS = """
     JobList { height: 1fr; border: round $primary-darken-2; }
     """
+    #: Here the detail key (enter) and the resume key (u) resume the job under the cursor. Their
+    #: ids are the app's, so `[dashboard.keys]` remaps them here too (DataTable's own enter is
+    #: replaced: a remapped detail key leaves enter to whatever it is mapped to).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "resume_job", "resume job", id="resume_job"),
-        Binding("u", "resume_job", "resume job", show=False),
+        Binding(DASHBOARD_KEYS["detail"], "resume_job", "resume job", id="detail"),
+        Binding(DASHBOARD_KEYS["resume"], "resume_job", "resume job", id="resume", show=False),
     ]
 
     def __init__(self, now: Callable[[], float] = time.time, **kwargs: Any) -> None:

@@ -14,7 +14,9 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
+from tui_monitor.config import DASHBOARD_KEYS
 from tui_monitor.tui.format import (
+    RED,
     STATE_STYLES,
     Cell,
     age,
@@ -58,7 +60,7 @@ def cells(s: dict[str, Any]) -> dict[str, Cell]:
     cpu, rss = (s.get("_cpu"), s.get("_rss")) if alive else (None, None)
     restarts = s["restarts"]
     restarts_style = (
-        "" if not restarts else "yellow" if restarts < s["max_restarts"] else "bold red"
+        "" if not restarts else "yellow" if restarts < s["max_restarts"] else f"bold {RED}"
     )
     progress = s.get("progress")
     return {
@@ -90,8 +92,11 @@ class StrategyTable(LiveTable):
     StrategyTable { height: 1fr; }
     """
     #: DataTable's own enter (it posts RowSelected, which the app turns into the detail screen),
-    #: shown in the footer.
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "detail")]
+    #: shown in the footer; with the app's id, so `[dashboard.keys]` remaps it (and a remapped
+    #: detail key leaves enter to whatever it is mapped to).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(DASHBOARD_KEYS["detail"], "select_cursor", "detail", id="detail")
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

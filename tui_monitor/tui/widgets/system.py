@@ -13,7 +13,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_monitor.tui.format import literal, percent_style, size, sparkline
+from tui_monitor.tui.format import MAGENTA, literal, percent_style, size, sparkline
 
 HISTORY = 300  # points kept for sparklines (10 minutes at the default 2 s interval)
 DEFAULT_THRESHOLD = 90.0  # a supervisor that does not send its thresholds uses the defaults
@@ -81,7 +81,7 @@ class SystemPanel(Static):
         mem = s["memory_percent"]
         t.append("MEM ", style="bold")
         t.append(f"{mem:5.1f}% ", style=percent_style(mem, self.memory_threshold))
-        t.append(sparkline(list(self.mem), spark), style="magenta")
+        t.append(sparkline(list(self.mem), spark), style=MAGENTA)
         used, total = size(s["memory_used"]), size(s["memory_total"])
         t.append(f" {used}/{total} (alert {self.memory_threshold:g}%)")
         t.append("  swap ")
