@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 MAX_LINE_CHARS = 2000
 #: Longest line worth trying as JSON; longer ones are text (parsing them would cost too much).
@@ -49,6 +50,19 @@ class LogLine:
     type: str
     text: str
     structured: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        # What views carry (asdict walks and deep-copies field by field: 10x the cost, per line).
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "strategy": self.strategy,
+            "stream": self.stream,
+            "level": self.level,
+            "type": self.type,
+            "text": self.text,
+            "structured": self.structured,
+        }
 
 
 def cap_text(text: str, limit: int = MAX_LINE_CHARS) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,9 @@ class StrategySnapshot:
     next_start_in: float | None = None  # seconds until a backoff restart
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # Every field is a scalar: a shallow copy. (asdict deep-copies field by field: with 200
+        # strategies and their jobs, 35 ms per snapshot, several times a second in run mode.)
+        data = dict(self.__dict__)
         data["state"] = self.state.value
         return data
 
@@ -56,7 +57,7 @@ class JobSnapshot:
     not_resumable_because: str | None  # the reason a Resume button is disabled
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dict(self.__dict__)  # scalars only, like StrategySnapshot
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,8 @@ class EngineSnapshot:
         return next((j for j in self.jobs if j.job_id == job_id), None)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
-            k: v for k, v in dataclasses.asdict(self).items() if k not in ("strategies", "jobs")
-        }
+        data = dict(self.__dict__)
+        data["job_counts"] = dict(self.job_counts)
         data["strategies"] = [s.to_dict() for s in self.strategies]
         data["jobs"] = [j.to_dict() for j in self.jobs]
         return data

@@ -9,7 +9,7 @@
 **Shapes.** Every result is plain JSON data — dicts, lists, strings, numbers, booleans, None —
 exactly what the control protocol carries: `snapshot()` is `EngineSnapshot.to_dict()`,
 `health()` is `HealthReport.to_dict()`, an event is `Event.to_dict()`, a log line is
-`dataclasses.asdict(LogLine)`. `LocalView` normalizes its results the same way (tuples become
+`LogLine.to_dict()`. `LocalView` normalizes its results the same way (tuples become
 lists, enums their values), so both implementations return values that compare equal.
 
 **Errors.** Both raise the engine's own exceptions: `UnknownName` (its message lists the known

@@ -241,12 +241,22 @@ def parse_request(line: bytes) -> Request:
 # ---- messages --------------------------------------------------------------------------------
 
 
+_NATIVE = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """`value` as JSON would carry it: dicts with string keys, lists, str, numbers, bool, None.
 
     Results of the in-process view go through this, so they are the same shapes (and compare
     equal) to what the socket view decodes.
     """
+    kind = type(value)
+    if kind in _NATIVE:  # the bulk of every result: no isinstance chain
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
     if value is None or isinstance(value, bool | int | str):
         return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, float):
