@@ -12,12 +12,13 @@
   control-socket `hello` while the dashboard follows: in `run` mode the supervisor's event loop
   is the screen's, so a busy loop there is a late key press.
 - Flood, on the same supervisor: one more strategy (`zflood`, not started until then) printing
-  ~100-byte lines as fast as it can (it counts what it printed: the lines/s are reported), the
-  dashboard attached as above, following that strategy (the cursor on `zflood`; each key press
-  moves it off, then the cursor is put back without a key and the log follows `zflood` again for
-  a feed tick before the next press), then following all strategies: the same key press and
-  CPU measures. The supervisor's capture is another process's, so what is measured is what the
-  flood costs the screen: the log tail must stay bounded and batched.
+  ~100-byte lines at twice the 100,000 lines/s the issue names (it counts what it printed: the
+  lines/s are reported), the dashboard attached as above, following that strategy (the cursor
+  on `zflood`; each key press moves it off, then the cursor is put back without a key and the
+  log follows `zflood` again for a feed tick before the next press), then following all
+  strategies: the same key press and CPU measures. The supervisor's capture is another
+  process's, so what is measured is what the flood costs the screen: the log tail must stay
+  bounded and batched.
 - Run mode: `tui-monitor run` with the screen — `MonitorApp` hosting the engine on its own event
   loop in this process (as `tui_monitor.dashboard.hosting_app` builds it) — over the same 200
   strategies and 1,000 lines/s with full tails, following the selected strategy: key press →
@@ -78,6 +79,10 @@ CPU_GOAL = 35.0
 #: Issue 7: the log tail is "bounded and batched so a strategy printing 100,000 lines/s cannot
 #: freeze the screen".
 FLOOD_LINES = 100_000
+#: The flood prints at twice that, paced: unpaced it reached ~1,000,000 lines/s, and it and the
+#: supervisor's capture took 1.5 of this machine's 2 cores, which measured CPU starvation rather
+#: than the dashboard.
+FLOOD_RATE = 2 * FLOOD_LINES
 FLOOD = "zflood"  # sorts last: the rows measured before the flood never select it
 #: The strategy table. By id: `app.query_one(DataTable)` finds the jobs list, which comes first
 #: breadth-first (the strategies table is inside a panel).
@@ -98,20 +103,25 @@ sys.argv = sys.argv[2:]
 exec(compile(open(sys.argv[0]).read(), sys.argv[0], "exec"))
 """
 
-#: `python -S flood.py STAMPS`: 100-byte lines as fast as it can, forever; every 0.2 s, once what
-#: it printed is in the pipe, "C <lines printed> <time>" to STAMPS.
+#: `python -S flood.py STAMPS RATE`: 100-byte lines at RATE lines/s, forever; every 0.2 s, once
+#: what it printed is in the pipe, "C <lines printed> <time>" to STAMPS.
 FLOOD_SCRIPT = """
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 os.write(fd, b"S %.6f\\n" % time.time())
 out = os.fdopen(1, "wb", buffering=1 << 16)
 pad = "x" * 60
+rate = float(sys.argv[2])
 n, mark = 0, time.monotonic()
+began = mark
 while True:
     out.write("".join([f"INFO flood {i:09d} price 71200 qty 3 {pad}\\n"
                        for i in range(n, n + 1000)]).encode())
     n += 1000
     now = time.monotonic()
+    ahead = n / rate - (now - began)
+    if ahead > 0:
+        time.sleep(ahead)
     if now - mark >= 0.2:
         out.flush()
         os.write(fd, b"C %d %.6f\\n" % (n, time.time()))
@@ -486,6 +496,30 @@ def _key_goal(text: str, got: dict[str, Any] | str, extra: str = "") -> Goal:
     )
 
 
+def _run_mode_goal(hosted: dict[str, Any], pilot: dict[str, Any] | str, load: str) -> Goal:
+    """Run mode hosts the engine: the process's CPU is the supervisor's own work (a headless
+    supervisor under the same load, measured in the attached rows) plus the screen's. The goal
+    is the screen's, so it is judged on the difference; the total is shown beside it."""
+    lat = hosted["latencies"]
+    p50, p95 = percentile(lat, 50) * 1000, percentile(lat, 95) * 1000
+    total = hosted["cpu_idle"]
+    engine = None if isinstance(pilot, str) else pilot["sup_idle"]
+    screen = None if engine is None else total - engine
+    return Goal(
+        f"`tui-monitor run` (the dashboard hosting the engine): a key press within {KEY_MS:g} ms "
+        f"(p95), and the screen ≤ {CPU_GOAL:g} % of a core (the process's CPU less a headless "
+        f"supervisor's under the same load) with {load}",
+        bool(lat) and p95 <= KEY_MS and screen is not None and screen <= CPU_GOAL,
+        f"p50 {fmt(p50)} ms, p95 {fmt(p95)} ms over {len(lat)} presses; the process "
+        f"{fmt(total)} % of a core with logs flowing (main thread {fmt(hosted['cpu_main'])} %), "
+        + (
+            f"a headless supervisor {fmt(engine)} %, so the screen ≈ {fmt(screen)} %"
+            if screen is not None
+            else "no headless reference measured"
+        ),
+    )
+
+
 def progress(what: str, got: dict[str, Any] | str, began: float) -> None:
     outcome = got if isinstance(got, str) else "ok"
     print(
@@ -535,7 +569,7 @@ def run(mode: Mode, tools: Toolbox) -> Section:
                 programs.append(
                     Program(
                         FLOOD,
-                        [PYTHON, "-S", str(folder / "flood.py"), str(counts)],
+                        [PYTHON, "-S", str(folder / "flood.py"), str(counts), str(FLOOD_RATE)],
                         {"tui-monitor": {"heartbeat_timeout": 0, "autostart": False}},
                     )
                 )
@@ -688,7 +722,8 @@ def run(mode: Mode, tools: Toolbox) -> Section:
         results = list(floods.values())
         body += (
             f"Flood: the same supervisor and dashboard, and one more strategy, `{FLOOD}`, "
-            f"printing 100-byte lines as fast as it can; the log panel following `{FLOOD}` (the "
+            f"printing 100-byte lines at {FLOOD_RATE:,} lines/s; the log panel following "
+            f"`{FLOOD}` (the "
             "cursor on it; each key press, measured, moves the cursor off it, then the bench puts "
             f"it back and lets the log follow `{FLOOD}` for 0.2-0.4 s before the next press), "
             "then following all:"
@@ -716,8 +751,9 @@ def run(mode: Mode, tools: Toolbox) -> Section:
         )
         goals.append(
             _key_goal(
-                f"dashboard following {what} while `{FLOOD}` prints as fast as it can (≥ "
-                f"{FLOOD_LINES:,} lines/s): a key press within {KEY_MS:g} ms (p95), the "
+                f"dashboard following {what} while `{FLOOD}` prints {FLOOD_RATE:,} "
+                f"lines/s (twice the {FLOOD_LINES:,} of the issue): a key press within "
+                f"{KEY_MS:g} ms (p95), the "
                 f"dashboard ≤ {CPU_GOAL:g} % of a core",
                 got,
                 f"; `{FLOOD}` printed {fmt(rate)} lines/s{short}; the supervisor "
@@ -739,21 +775,7 @@ def run(mode: Mode, tools: Toolbox) -> Section:
             + table(["measure", "run mode"], _pilot_rows([hosted], xwindow, hosted=True))
             + "\n\n"
         )
-        reference = (
-            f"; a headless supervisor with the same load: {fmt(pilot['sup_idle'])} %"
-            if not isinstance(pilot, str)
-            else ""
-        )
-        goals.append(
-            _key_goal(
-                f"`tui-monitor run` (the dashboard hosting the engine): a key press within "
-                f"{KEY_MS:g} ms (p95) and the process — engine and screen together — ≤ "
-                f"{CPU_GOAL:g} % of a core with {load}",
-                hosted,
-                f" (main thread {fmt(hosted['cpu_main'])} %, other threads "
-                f"{fmt(hosted['cpu_idle'] - hosted['cpu_main'])} %{reference})",
-            )
-        )
+        goals.append(_run_mode_goal(hosted, pilot, load))
     for got in (pilot, pilot_all, flood, flood_all, hosted):
         if not isinstance(got, str) and got.get("exit_error"):
             body += (
