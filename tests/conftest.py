@@ -8,7 +8,7 @@ import os
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,25 @@ def pids_in_file(path: Path) -> list[int]:
     if not path.exists():
         return []
     return [int(x) for x in path.read_text().split()]
+
+
+@pytest.fixture
+def same_screen_everywhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """For screens compared across machines: UTC for every time shown, and no environment that
+    changes colours or animations."""
+    for name in ("NO_COLOR", "TEXTUAL_COLOR_SYSTEM", "TEXTUAL_ANIMATIONS", "TEXTUAL_THEME"):
+        monkeypatch.delenv(name, raising=False)
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,7 @@ both modes.
 from __future__ import annotations
 
 import contextlib
-import os
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -44,29 +42,11 @@ from tui_monitor.tui.widgets.jobs import JobList
 from tui_monitor.tui.widgets.strategies import StrategyTable
 from tui_monitor.tui.widgets.system import SystemPanel
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("same_screen_everywhere")]
 
 SMALL, BIG, HUGE = (80, 24), (120, 40), (200, 60)
 DEMO = ["batch", "crashy", "feed", "hangs"]
 TIME, DATE = "15:06:40", "2025-06-15"  # NOW in UTC
-
-
-@pytest.fixture(autouse=True)
-def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """UTC for the header's clock; no environment that changes colours."""
-    for name in ("NO_COLOR", "TEXTUAL_COLOR_SYSTEM", "TEXTUAL_THEME"):
-        monkeypatch.delenv(name, raising=False)
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 class DemoView(FakeView):

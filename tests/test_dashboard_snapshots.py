@@ -8,9 +8,6 @@ After a deliberate change of the screen: `pytest tests/test_dashboard_snapshots.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,26 +23,10 @@ from tui_monitor.tui.widgets.logtail import LogTail
 from tui_monitor.tui.widgets.strategies import StrategyTable
 from tui_monitor.tui.widgets.system import SystemPanel
 
+pytestmark = pytest.mark.usefixtures("same_screen_everywhere")
+
 #: One fetch of everything (the data never changes); log lines are polled, and come once.
 FEED = FeedSettings(snapshot_every=3600, health_every=3600, logs_every=0.01)
-
-
-@pytest.fixture(autouse=True)
-def _same_everywhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """UTC for every time shown; no environment that changes colours or animations."""
-    for name in ("NO_COLOR", "TEXTUAL_COLOR_SYSTEM", "TEXTUAL_ANIMATIONS", "TEXTUAL_THEME"):
-        monkeypatch.delenv(name, raising=False)
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 def dashboard() -> MonitorApp:
