@@ -305,7 +305,7 @@ async def _drive(
             # following one strategy the count starts over at every switch: not kept
             skipped=None if run.pin else getattr(log, "skipped", 0),
         )
-        await _quiet(app)
+        await app.stop_feed()  # before the pilot tears the app down
 
 
 def _main_thread_cpu() -> float:
@@ -314,18 +314,6 @@ def _main_thread_cpu() -> float:
         if thread.id == os.getpid():  # Linux: the main thread's id is the pid
             return thread.user_time + thread.system_time
     return float("nan")
-
-
-async def _quiet(app: Any) -> None:
-    """Stop the feed before the pilot tears the app down (see tests/test_dashboard.py `quiet`)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        feed = [w for w in app.workers if w.group == "feed" and not w.is_finished]
-        if not feed:
-            break
-        for worker in feed:
-            worker.cancel()
-        await asyncio.sleep(0.01)
 
 
 async def _probe(view: Any, round_trips: list[float]) -> None:

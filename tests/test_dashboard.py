@@ -234,21 +234,10 @@ async def select(app: MonitorApp, name: str) -> None:
 
 
 async def quiet(app: MonitorApp, pilot: Pilot) -> None:
-    """Stop the feed before `run_test` tears the app down. (`run_test` removes the screens while
-    the app still handles messages, unlike a real exit, which ends the message loop and cancels
-    the workers first: a feed message handled in between would find no widget.) A worker may
-    need more than one cancel: on Python 3.11 `asyncio.wait_for` (the control client's reads)
-    swallows a cancellation that arrives as its read completes."""
+    """Stop the feed before `run_test` tears the app down (`MonitorApp.stop_feed` says why)."""
     if not app.is_running:
         return
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        feed = [w for w in app.workers if w.group == "feed" and not w.is_finished]
-        if not feed:
-            break
-        for worker in feed:
-            worker.cancel()
-        await asyncio.sleep(0.01)
+    await app.stop_feed()
     await pilot.pause()
 
 

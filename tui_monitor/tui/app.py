@@ -267,6 +267,21 @@ class MonitorApp(App[int]):
         for job in (self.feed.snapshots, self.feed.health, self.feed.events, self.feed.logs):
             self.run_worker(job(), group="feed", exit_on_error=False)
 
+    async def stop_feed(self, timeout: float = 5.0) -> None:
+        """Cancel the feed's workers and wait until none is left, for a harness (Textual's pilot)
+        that removes the screens while the app still handles messages: a feed message handled in
+        between would find no widget. A worker may need more than one cancel: on Python 3.11
+        `asyncio.wait_for` (the control client's reads) swallows a cancellation that arrives as
+        its read completes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            feed = [w for w in self.workers if w.group == "feed" and not w.is_finished]
+            if not feed:
+                return
+            for worker in feed:
+                worker.cancel()
+            await asyncio.sleep(0.01)
+
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in self._signals:
